@@ -1,0 +1,54 @@
+import { VfioError } from "../errors.js";
+
+/**
+ * Linux EDQUOT ("Disk quota exceeded"). src/errors.ts does not name it, so it is kept
+ * here; VfioError accepts the number and reports code "E122".
+ */
+export const EDQUOT = 122;
+
+/** Kind of device access checked against a DMA window's permissions. */
+export type DmaAccessKind = "read" | "write";
+
+/** Why a translation failed: no window covers the byte, or the window forbids the access. */
+export type IommuFaultReason = "unmapped" | "permission";
+
+/**
+ * The IOMMU fault analog: a device touched IOVA it may not. Carries the whole request
+ * and the first offending address so a server can log or report it precisely.
+ */
+export class IommuFaultError extends VfioError {
+  readonly iova: bigint;
+  readonly length: bigint;
+  readonly access: DmaAccessKind;
+  readonly faultAddress: bigint;
+  readonly reason: IommuFaultReason;
+
+  constructor(
+    iova: bigint,
+    length: bigint,
+    access: DmaAccessKind,
+    faultAddress: bigint,
+    reason: IommuFaultReason,
+  ) {
+    const why =
+      reason === "unmapped"
+        ? "no DMA mapping covers it"
+        : `the mapping does not allow ${access === "read" ? "reads" : "writes"}`;
+    super(
+      "EFAULT",
+      `IOMMU fault: ${access} of 0x${length.toString(16)} bytes at iova 0x${iova.toString(16)} ` +
+        `fails at 0x${faultAddress.toString(16)}: ${why}`,
+    );
+    this.name = "IommuFaultError";
+    this.iova = iova;
+    this.length = length;
+    this.access = access;
+    this.faultAddress = faultAddress;
+    this.reason = reason;
+  }
+}
+
+/** Hex form used in every iommu error message. */
+export function hex(v: bigint | number): string {
+  return `0x${v.toString(16)}`;
+}
