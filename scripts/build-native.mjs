@@ -10,8 +10,16 @@ const candidates = [process.env.npm_config_nodedir, dirname(dirname(process.exec
 );
 const nodedir = candidates.find((d) => existsSync(join(d, "include", "node", "node_api.h")));
 
-const gypJs = process.env.npm_config_node_gyp;
-const [cmd, pre] = gypJs && existsSync(gypJs) ? [process.execPath, [gypJs]] : ["node-gyp", []];
+// Under npm, npm_config_node_gyp names npm's bundled node-gyp; run by hand, look for the
+// copy bundled with the npm that sits beside this node, then fall back to PATH.
+const gypJs = [
+  process.env.npm_config_node_gyp,
+  join(
+    dirname(dirname(process.execPath)),
+    "lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js",
+  ),
+].find((p) => p && existsSync(p));
+const [cmd, pre] = gypJs ? [process.execPath, [gypJs]] : ["node-gyp", []];
 const args = [...pre, process.argv[2] ?? "rebuild"];
 if (nodedir) args.push(`--nodedir=${nodedir}`);
 const r = spawnSync(cmd, args, { stdio: "inherit" });

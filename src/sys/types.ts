@@ -39,12 +39,19 @@ export interface StreamSocket {
   recv(buf: Uint8Array, maxFds: number): Received | null;
   /** Call `cb` whenever the socket is readable (or hung up / in error); null stops. */
   onReadable(cb: (() => void) | null): void;
-  /** Call `cb` once the socket is writable again; null stops. */
+  /**
+   * Call `cb` once the socket is writable again; null stops. One-shot: after `cb` runs,
+   * writability is no longer watched unless `cb` (or anyone) calls onWritable again.
+   */
   onWritable(cb: (() => void) | null): void;
   /** Stop polling and close the fd. Idempotent. */
   close(): void;
   /** Give up ownership of the fd (stops polling, does not close); returns it. */
   detach(): number;
+  /** Let this socket's polling keep the process alive (the default for UnixSocket). */
+  ref?(): void;
+  /** Do not keep the process alive just because this socket is watched. */
+  unref?(): void;
 }
 
 /** A listening AF_UNIX socket bound to a filesystem path. */
@@ -57,6 +64,10 @@ export interface StreamListener {
   onConnection(cb: ((sock: StreamSocket) => void) | null): void;
   /** Stop listening, close the fd and remove the socket file (if it is still ours). */
   close(): void;
+  /** Let a watching listener keep the process alive (the default for UnixListener). */
+  ref?(): void;
+  /** Do not keep the process alive just because this listener is watched. */
+  unref?(): void;
 }
 
 export interface ListenOptions {

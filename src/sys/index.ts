@@ -1,0 +1,21 @@
+/** The system layer: typed wrappers over the native addon. */
+
+export { EventFd, type EventFdOptions } from "./eventfd.js";
+export { closeFd, dupFd, fdSize } from "./fd.js";
+export { type MemlockLimit, memlockLimit } from "./limits.js";
+export { listenUnix, UnixListener } from "./listener.js";
+export { MemFd } from "./memfd.js";
+export { mmap, munmap, PROT_READ, PROT_WRITE } from "./mmap.js";
+export { FdPoller, type ReadinessCallback } from "./poll.js";
+export {
+  type ConnectRetryOptions,
+  connectUnix,
+  connectUnixRetry,
+  MAX_FDS_PER_MESSAGE,
+  type PeerCredentials,
+  socketPair,
+  UNIX_PATH_MAX,
+  UnixSocket,
+} from "./socket.js";
+export { isErrno, SysError, sysError } from "./sys-error.js";
+export type { ListenOptions, Received, StreamListener, StreamSocket } from "./types.js";

@@ -1,0 +1,71 @@
+/** Anonymous shared memory files (memfd_create): guest RAM and DMA buffers we can pass as fds. */
+
+import { PROT_READ, PROT_WRITE } from "./mmap.js";
+import { type NativeAddon, native } from "./native.js";
+import { sysError } from "./sys-error.js";
+
+export class MemFd {
+  #fd: number;
+  #addon: NativeAddon;
+
+  /** A new memfd of `size` bytes (zero-filled). `name` shows in /proc/PID/fd and maps. */
+  static create(name: string, size: bigint | number, opts: { allowSealing?: boolean } = {}): MemFd {
+    const addon = native();
+    const fd = addon.memfdCreate(name, opts.allowSealing ?? false);
+    try {
+      addon.ftruncate(fd, size);
+    } catch (err) {
+      addon.close(fd);
+      throw err;
+    }
+    return new MemFd(fd);
+  }
+
+  /** Adopts a memfd (or any mappable file fd); we now own it. */
+  constructor(fd: number) {
+    this.#fd = fd;
+    this.#addon = native();
+  }
+
+  /** The fd, or -1 once closed or detached. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  /** Current size in bytes. */
+  get size(): bigint {
+    return this.#addon.fstatSize(this.#open("fstat"));
+  }
+
+  /** Grows (zero-filled) or shrinks the file. */
+  resize(size: bigint | number): void {
+    this.#addon.ftruncate(this.#open("ftruncate"), size);
+  }
+
+  /** Maps a range of it; see mmap(). */
+  map(offset: bigint | number, length: number, prot: number = PROT_READ | PROT_WRITE): ArrayBuffer {
+    return this.#addon.mmap(this.#open("mmap"), offset, length, prot);
+  }
+
+  /** Closes the fd. Existing mappings stay valid until munmap'ed. Idempotent. */
+  close(): void {
+    const fd = this.detach();
+    if (fd >= 0) this.#addon.close(fd);
+  }
+
+  /** Gives up ownership: returns the fd without closing it. */
+  detach(): number {
+    const fd = this.#fd;
+    this.#fd = -1;
+    return fd;
+  }
+
+  #open(syscall: string): number {
+    if (this.#fd < 0) throw sysError("EBADF", syscall, "memfd is closed");
+    return this.#fd;
+  }
+}
