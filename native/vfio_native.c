@@ -368,6 +368,7 @@ static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
   if (r < 0 && WOULD_BLOCK) return make_int(env, -1);
   if (r < 0) FAIL("recvmsg");
   int n = 0;
+  bool excess = false;
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -376,10 +377,15 @@ static napi_value js_recvmsg(napi_env env, napi_callback_info info) {
       int rfd;
       memcpy(&rfd, p + i, sizeof rfd);
       if (n < max_fds) out[1 + n++] = rfd;
-      else close(rfd); /* cannot happen without MSG_CTRUNC; never leak regardless */
+      else {
+        /* CMSG_SPACE pads the buffer to alignment, so the kernel may deliver more fds
+         * than asked without setting MSG_CTRUNC: that is still a truncation for us. */
+        close(rfd);
+        excess = true;
+      }
     }
   }
-  if (msg.msg_flags & MSG_CTRUNC) {
+  if ((msg.msg_flags & MSG_CTRUNC) || excess) {
     char m[200];
     for (int i = 0; i < n; i++) close(out[1 + i]);
     out[0] = 0;

@@ -165,6 +165,25 @@ describe("UnixSocket over socketpair", () => {
     }
   });
 
+  it("treats fds beyond maxFds as truncation even when alignment padding let them in", () => {
+    // With maxFds odd, CMSG_SPACE rounds the control buffer up to a whole 8 bytes, so the
+    // kernel can hand over one fd more than asked without setting MSG_CTRUNC.
+    const [a, b] = socketPair();
+    const efd = EventFd.create();
+    const dups = [dupFd(efd.fd), dupFd(efd.fd)];
+    try {
+      const before = openFdCount();
+      a.send([enc("x")], dups);
+      assert.throws(() => b.recv(new Uint8Array(1), 1), { code: "EPROTO" });
+      assert.equal(openFdCount(), before, "the fd that arrived was closed");
+    } finally {
+      for (const fd of dups) closeFd(fd);
+      efd.close();
+      a.close();
+      b.close();
+    }
+  });
+
   it("reports a full socket with short/zero sends and wakes onWritable once drained", async () => {
     const [a, b] = socketPair();
     try {

@@ -1,0 +1,42 @@
+import type { VfioError } from "../errors.js";
+import type { Connection } from "./connection.js";
+import type { Frame } from "./frame.js";
+import type { Limits } from "./limits.js";
+
+export interface ConnectionOptions extends Partial<Limits> {
+  /** Default reply timeout of `request()`, in ms; 0 (the default) waits forever. */
+  requestTimeoutMs?: number;
+  /** Receive slab size (see MessageReader); default 64 KiB. */
+  slabSize?: number;
+}
+
+export interface SendOptions {
+  /** Descriptors to pass with the message (SCM_RIGHTS). They stay the caller's... */
+  fds?: readonly number[];
+  /** ...unless this is set: then the transport closes them once sent (or dropped). */
+  closeFdsAfterSend?: boolean;
+}
+
+export interface RequestOptions extends SendOptions {
+  /** Reply timeout for this request in ms, overriding the connection's; 0 = none. */
+  timeoutMs?: number;
+}
+
+/**
+ * Receives the peer's commands. The handler owns `frame.fds`, and must answer with
+ * `reply()` or `replyError()` unless the command has NO_REPLY (replying to such a
+ * command is a no-op, so handlers may reply unconditionally). The same message id
+ * may be in use by several of the peer's commands at once: it identifies nothing but
+ * the reply. A handler that throws closes the connection.
+ */
+export type RequestHandler = (frame: Frame, connection: Connection) => void;
+
+export interface ConnectionEvents {
+  /** Once, after the connection closed; `err` is undefined for close() or a clean peer EOF. */
+  close: [err: VfioError | undefined];
+  /** Before 'close' when it closed because of an error; only emitted if someone listens. */
+  error: [err: VfioError];
+}
+
+/** Our role in twin-socket mode decides which socket our own requests use. */
+export type TwinRole = "server" | "client";

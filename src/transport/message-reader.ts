@@ -1,0 +1,385 @@
+import { Errno, errnoOf, VfioError } from "../errors.js";
+import {
+  HEADER_SIZE,
+  VFIO_USER_F_TYPE_COMMAND,
+  VFIO_USER_F_TYPE_MASK,
+  VFIO_USER_F_TYPE_REPLY,
+} from "../protocol/constants.js";
+import type { Header } from "../protocol/header.js";
+import type { Received, StreamSocket } from "../sys/types.js";
+import { closeFds } from "./fds.js";
+import { EMPTY_BODY, type Frame, NO_FDS } from "./frame.js";
+import {
+  checkLimits,
+  DEFAULT_MAX_FDS,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type Limits,
+  MAX_FDS_PER_MESSAGE,
+} from "./limits.js";
+
+/** Receives what a MessageReader produces. Called synchronously from the readable callback. */
+export interface FrameSink {
+  /** One complete message; the sink now owns `frame.fds`. Must not throw. */
+  onFrame(frame: ReceivedFrame): void;
+  /**
+   * The reader stopped for good (it no longer polls the socket; closing the socket is the
+   * owner's job). `err` is undefined for a clean EOF at a message boundary.
+   */
+  onEnd(err: VfioError | undefined): void;
+}
+
+/** A frame as the reader hands it out: it remembers which sink (channel) received it. */
+export interface ReceivedFrame extends Frame {
+  readonly via: FrameSink;
+}
+
+export interface ReaderOptions extends Partial<Limits> {
+  /** Size of each receive slab; default 64 KiB. Messages over a quarter of it get their own buffer. */
+  slabSize?: number;
+}
+
+const DEFAULT_SLAB_SIZE = 64 * 1024;
+/** Several recvs per wakeup only while they fill the buffer; this bounds one wakeup. */
+const MAX_RECVS_PER_WAKEUP = 16;
+
+const READING = 0;
+const IDLE = 1;
+const ENDED = 2;
+
+/**
+ * Reassembles vfio-user frames from a StreamSocket.
+ *
+ * Buffering. Bytes land in a slab (64 KiB). Complete messages are handed out as views
+ * into it (no copy), and bytes that were handed out are never written again: when the
+ * slab runs short, a new one is started (the old one lives on only through its views),
+ * or, if nothing was handed out from it, the partial message is moved to the front.
+ * A message larger than a quarter of the slab gets a buffer of exactly its size as
+ * soon as its size is known, and the rest of it is received straight into that buffer,
+ * so a large body is never copied beyond the few bytes already buffered.
+ *
+ * Which message owns received fds. Linux ends a recvmsg on a stream socket right after
+ * the first skb that carried SCM_RIGHTS (unix_stream_read_generic stops once it has
+ * detached fds), and a sender's fds ride on the first skb of its sendmsg. A recv may
+ * still begin with bytes from earlier fd-less sendmsgs, so the fds do NOT belong to the
+ * message at the start of the recv. Rule: fds received by one recv belong to the message
+ * that contains the LAST byte of that recv. This is exact for any sender that starts a
+ * sendmsg carrying fds at the first byte of the message they belong to and puts no
+ * other message start in it (our MessageWriter, QEMU, libvfio-user). If a peer sends
+ * fds later within a message, they still land on that message.
+ */
+export class MessageReader {
+  private readonly socket: StreamSocket;
+  private readonly sink: FrameSink;
+  private maxMessageSize: number;
+  private maxFds: number;
+  /**
+   * One more than allowed, so an excess is seen here even where CMSG alignment padding
+   * lets the kernel deliver more fds than asked for without MSG_CTRUNC.
+   */
+  private recvFds: number;
+  private readonly slabSize: number;
+  private readonly bigThreshold: number;
+  private readonly minFree: number;
+  private slab: Uint8Array;
+  /** Views into `slab` were handed out: its bytes before `start` must stay untouched. */
+  private shared = false;
+  /** First byte of the message in progress in `slab`. */
+  private head = 0;
+  /** End of received bytes in `slab`. */
+  private end = 0;
+  /** Dedicated buffer of a large message in progress, filled up to `bigFilled`. */
+  private big: Uint8Array | null = null;
+  private bigFilled = 0;
+  /** Fds that arrived for the message in progress. */
+  private curFds: number[] = NO_FDS;
+  private state = IDLE;
+  private readonly readableCb = (): void => this.readSome();
+
+  constructor(socket: StreamSocket, sink: FrameSink, options: ReaderOptions = {}) {
+    checkLimits(options);
+    this.socket = socket;
+    this.sink = sink;
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.maxFds = options.maxFds ?? DEFAULT_MAX_FDS;
+    this.recvFds = Math.min(this.maxFds + 1, MAX_FDS_PER_MESSAGE);
+    const slabSize = options.slabSize ?? DEFAULT_SLAB_SIZE;
+    if (!Number.isInteger(slabSize) || slabSize < 256) {
+      throw new RangeError(`slabSize must be an integer >= 256, got ${slabSize}`);
+    }
+    this.slabSize = slabSize;
+    this.bigThreshold = slabSize >>> 2;
+    this.minFree = Math.min(2048, slabSize >>> 3);
+    this.slab = new Uint8Array(slabSize);
+  }
+
+  /** Start polling the socket for messages. */
+  start(): void {
+    if (this.state !== IDLE) return;
+    this.state = READING;
+    this.socket.onReadable(this.readableCb);
+  }
+
+  /** Stop for good without telling the sink; closes fds held for a partial message. */
+  stop(): void {
+    if (this.state === ENDED) return;
+    this.finish();
+  }
+
+  get ended(): boolean {
+    return this.state === ENDED;
+  }
+
+  /** Change the limits (e.g. after negotiation); they apply to messages not yet sized. */
+  setLimits(limits: Partial<Limits>): void {
+    checkLimits(limits);
+    if (limits.maxMessageSize !== undefined) this.maxMessageSize = limits.maxMessageSize;
+    if (limits.maxFds !== undefined) {
+      this.maxFds = limits.maxFds;
+      this.recvFds = Math.min(limits.maxFds + 1, MAX_FDS_PER_MESSAGE);
+    }
+  }
+
+  private readSome(): void {
+    for (let round = 0; round < MAX_RECVS_PER_WAKEUP; round++) {
+      let target: Uint8Array;
+      if (this.big !== null) {
+        target = this.big.subarray(this.bigFilled);
+      } else {
+        this.makeRoom();
+        target = this.slab.subarray(this.end);
+      }
+      let r: Received | null;
+      try {
+        r = this.socket.recv(target, this.recvFds);
+      } catch (err) {
+        const errno = errnoOf(err);
+        if (errno === Errno.ECONNRESET) this.onEof(true);
+        else
+          this.fail(
+            new VfioError(errno, `receive failed: ${(err as Error).message}`, { cause: err }),
+          );
+        return;
+      }
+      if (r === null) return;
+      if (r.bytes === 0) {
+        this.onEof();
+        return;
+      }
+      if (this.big !== null) this.bigReceived(r.bytes, r.fds);
+      else this.slabReceived(r.bytes, r.fds);
+      if (this.state !== READING) return;
+      // A short read almost always means the socket is drained; the poll is
+      // level-triggered, so if it is not we are called again. Saves the EAGAIN syscall.
+      if (r.bytes < target.byteLength) return;
+    }
+  }
+
+  private slabReceived(n: number, fds: number[]): void {
+    const slab = this.slab;
+    const recvEnd = this.end + n;
+    this.end = recvEnd;
+    let carry = this.curFds;
+    let late = fds;
+    this.curFds = NO_FDS;
+    for (;;) {
+      const at = this.head;
+      const avail = recvEnd - at;
+      if (avail < 8) break;
+      const size = readU32(slab, at + 4);
+      if (size < HEADER_SIZE || size > this.maxMessageSize) {
+        closeFds(late);
+        this.violation(carry, sizeError(size, this.maxMessageSize));
+        return;
+      }
+      if (avail < size) {
+        if (size > this.bigThreshold) {
+          this.enterBig(size, join(carry, late));
+          this.checkFdCount();
+          return;
+        }
+        break;
+      }
+      const next = at + size;
+      this.head = next;
+      let msgFds = carry;
+      carry = NO_FDS;
+      if (next === recvEnd && late.length > 0) {
+        msgFds = join(msgFds, late);
+        late = NO_FDS;
+      }
+      if (!this.deliver(slab, at, size, msgFds)) {
+        closeFds(late);
+        return;
+      }
+    }
+    this.curFds = join(carry, late);
+    this.checkFdCount();
+  }
+
+  private bigReceived(n: number, fds: number[]): void {
+    const big = this.big!;
+    this.bigFilled += n;
+    if (fds.length > 0) {
+      this.curFds = join(this.curFds, fds);
+      if (!this.checkFdCount()) return;
+    }
+    if (this.bigFilled < big.byteLength) return;
+    const msgFds = this.curFds;
+    this.curFds = NO_FDS;
+    this.big = null;
+    this.bigFilled = 0;
+    this.deliver(big, 0, big.byteLength, msgFds);
+  }
+
+  /** Move the partial message into its own buffer of exactly its size. */
+  private enterBig(size: number, fds: number[]): void {
+    const big = new Uint8Array(size);
+    big.set(this.slab.subarray(this.head, this.end));
+    this.bigFilled = this.end - this.head;
+    this.big = big;
+    this.curFds = fds;
+    if (this.shared) this.head = this.end;
+    else this.head = this.end = 0;
+  }
+
+  /** Make sure the slab has room to receive into, and to finish the message in progress. */
+  private makeRoom(): void {
+    const len = this.end - this.head;
+    if (len === 0 && !this.shared) {
+      this.head = this.end = 0;
+      return;
+    }
+    // The message in progress is at most bigThreshold (else it is in `big`), so it fits.
+    const need = len >= 8 ? readU32(this.slab, this.head + 4) - len : this.minFree;
+    if (this.slab.byteLength - this.end >= need) return;
+    if (this.shared) {
+      const slab = new Uint8Array(this.slabSize);
+      slab.set(this.slab.subarray(this.head, this.end));
+      this.slab = slab;
+      this.shared = false;
+    } else {
+      this.slab.copyWithin(0, this.head, this.end);
+    }
+    this.head = 0;
+    this.end = len;
+  }
+
+  /** Hand one complete message to the sink; false if the reader stopped meanwhile. */
+  private deliver(buf: Uint8Array, at: number, size: number, fds: number[]): boolean {
+    if (fds.length > this.maxFds) {
+      this.violation(fds, fdCountError(fds.length, this.maxFds));
+      return false;
+    }
+    const flags = readU32(buf, at + 8);
+    const type = flags & VFIO_USER_F_TYPE_MASK;
+    const id = buf[at]! | (buf[at + 1]! << 8);
+    if (type !== VFIO_USER_F_TYPE_COMMAND && type !== VFIO_USER_F_TYPE_REPLY) {
+      this.violation(
+        fds,
+        new VfioError(
+          "EPROTO",
+          `protocol violation: message id ${id} has type ${type}, neither command nor reply`,
+        ),
+      );
+      return false;
+    }
+    const header: Header = {
+      id,
+      command: buf[at + 2]! | (buf[at + 3]! << 8),
+      size,
+      flags,
+      error: readU32(buf, at + 12),
+    };
+    let body = EMPTY_BODY;
+    if (size > HEADER_SIZE) {
+      body = buf.subarray(at + HEADER_SIZE, at + size);
+      if (buf === this.slab) this.shared = true;
+    }
+    this.sink.onFrame({ header, body, fds, via: this.sink });
+    return this.state === READING;
+  }
+
+  private checkFdCount(): boolean {
+    if (this.curFds.length <= this.maxFds) return true;
+    this.violation(NO_FDS, fdCountError(this.curFds.length, this.maxFds));
+    return false;
+  }
+
+  /**
+   * The peer is gone. A reset (it closed with our data unread) is still an error even
+   * at a message boundary; a plain EOF there is the clean end.
+   */
+  private onEof(reset = false): void {
+    const partial = this.big !== null ? this.bigFilled : this.end - this.head;
+    if (partial === 0) {
+      if (reset) {
+        this.fail(new VfioError("ECONNRESET", "connection reset by peer"));
+        return;
+      }
+      this.finish();
+      this.sink.onEnd(undefined);
+      return;
+    }
+    const expected =
+      this.big !== null
+        ? `${this.big.byteLength}`
+        : partial >= 8
+          ? `${readU32(this.slab, this.head + 4)}`
+          : "an unknown number of";
+    this.fail(
+      new VfioError(
+        "ECONNRESET",
+        `peer disconnected mid-message (${reset ? "connection reset; " : ""}received ${partial} of ${expected} bytes)`,
+      ),
+    );
+  }
+
+  private violation(fds: number[], err: VfioError): void {
+    closeFds(fds);
+    this.fail(err);
+  }
+
+  private fail(err: VfioError): void {
+    if (this.state === ENDED) return;
+    this.finish();
+    this.sink.onEnd(err);
+  }
+
+  private finish(): void {
+    this.state = ENDED;
+    if (!this.socket.closed) this.socket.onReadable(null);
+    closeFds(this.curFds);
+    this.curFds = NO_FDS;
+    this.big = null;
+    this.head = this.end = 0;
+  }
+}
+
+function readU32(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
+function join(a: number[], b: number[]): number[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  return a.concat(b);
+}
+
+function sizeError(size: number, max: number): VfioError {
+  return size < HEADER_SIZE
+    ? new VfioError(
+        "EPROTO",
+        `framing violation: message size ${size} is less than the 16-byte header`,
+      )
+    : new VfioError(
+        "EMSGSIZE",
+        `framing violation: message size ${size} exceeds the limit of ${max} bytes`,
+      );
+}
+
+function fdCountError(n: number, max: number): VfioError {
+  return new VfioError(
+    "EPROTO",
+    `framing violation: ${n} fds arrived with one message, more than the limit of ${max}`,
+  );
+}

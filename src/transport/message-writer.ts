@@ -1,0 +1,298 @@
+import { errnoOf, VfioError } from "../errors.js";
+import { HEADER_SIZE } from "../protocol/constants.js";
+import type { StreamSocket } from "../sys/types.js";
+import { closeFds } from "./fds.js";
+import { type Body, NO_FDS } from "./frame.js";
+import { MAX_FDS_PER_MESSAGE, MAX_WIRE_SIZE } from "./limits.js";
+
+/** Chunks per sendmsg when several queued messages are flushed together. */
+const MAX_IOV = 64;
+
+/** A message waiting in the queue; `sent` bytes of it are already in the kernel. */
+interface Pending {
+  /** Header bytes followed by the body chunks. */
+  chunks: Uint8Array[];
+  size: number;
+  sent: number;
+  fds: readonly number[];
+  closeFds: boolean;
+}
+
+/**
+ * Writes frames to a StreamSocket in order.
+ *
+ * Fast path: with nothing queued a message goes out in one sendmsg right away (header
+ * from a scratch buffer, body chunks as given: no copy). Whatever the kernel does not
+ * take is queued and flushed from the writable callback.
+ *
+ * Fds travel with the first byte of their message and never again. A sendmsg that
+ * carries fds starts exactly at its message and contains nothing of any other message:
+ * that is what lets the reader on the other side tie fds to the right message (see
+ * MessageReader). Queued fd-less messages are flushed several per sendmsg.
+ *
+ * Bodies are referenced, not copied, while queued: do not modify a body after handing
+ * it over. Fds stay the caller's unless `closeFdsAfterSend` is set, in which case the
+ * writer closes them once they are in the kernel (or when the queue is dropped).
+ */
+export class MessageWriter {
+  private readonly socket: StreamSocket;
+  private readonly onError: (err: VfioError) => void;
+  private queue: Pending[] = [];
+  private head = 0;
+  private queued = 0;
+  private failed = false;
+  private waiting = false;
+  private readonly scratchHeader = new Uint8Array(HEADER_SIZE);
+  private readonly iov2: Uint8Array[] = [this.scratchHeader, this.scratchHeader];
+  private readonly iov1: Uint8Array[] = [this.scratchHeader];
+  private readonly writableCb = (): void => this.flush();
+
+  /** `onError` is called once, synchronously, when a send fails (EPIPE, ECONNRESET, ...). */
+  constructor(socket: StreamSocket, onError: (err: VfioError) => void) {
+    this.socket = socket;
+    this.onError = onError;
+  }
+
+  /** Bytes accepted by write() but not yet taken by the kernel. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /**
+   * Queue one message. Throws only for messages that cannot be framed (too big, too many
+   * fds; fds to close are closed even then); a broken socket is reported through
+   * `onError`, and later writes are dropped.
+   */
+  write(
+    id: number,
+    command: number,
+    flags: number,
+    error: number,
+    body: Body,
+    fds: readonly number[] = NO_FDS,
+    closeFdsAfterSend = false,
+  ): void {
+    if (!(body instanceof Uint8Array) && body.length >= MAX_IOV) body = concat(body);
+    let size = HEADER_SIZE;
+    const single = body instanceof Uint8Array ? body : null;
+    if (single !== null) size += single.byteLength;
+    else for (const c of body as readonly Uint8Array[]) size += c.byteLength;
+    if (size > MAX_WIRE_SIZE || fds.length > MAX_FDS_PER_MESSAGE) {
+      if (closeFdsAfterSend) closeFds(fds);
+      throw size > MAX_WIRE_SIZE
+        ? new VfioError("EMSGSIZE", `message of ${size} bytes does not fit the 32-bit size field`)
+        : new VfioError("EINVAL", `${fds.length} fds in one message; the kernel allows 253`);
+    }
+    if (this.failed) {
+      if (closeFdsAfterSend) closeFds(fds);
+      return;
+    }
+    const hdr = this.scratchHeader;
+    writeHeader(hdr, id, command, size, flags, error);
+    if (this.head === this.queue.length) {
+      // Fast path: nothing queued, try to send it whole now.
+      let iov: Uint8Array[];
+      if (single !== null) {
+        if (size === HEADER_SIZE) iov = this.iov1;
+        else {
+          iov = this.iov2;
+          iov[1] = single;
+        }
+      } else {
+        iov = [hdr, ...(body as readonly Uint8Array[])];
+      }
+      let n: number;
+      try {
+        n = this.socket.send(iov, fds);
+      } catch (err) {
+        if (iov === this.iov2) iov[1] = hdr;
+        if (closeFdsAfterSend) closeFds(fds);
+        this.fail(err);
+        return;
+      }
+      if (iov === this.iov2) iov[1] = hdr;
+      if (n === size) {
+        if (closeFdsAfterSend) closeFds(fds);
+        return;
+      }
+      this.enqueue(hdr, body, size, n, fds, closeFdsAfterSend);
+      if (n > 0 && closeFdsAfterSend) closeFds(fds);
+      this.waitWritable();
+      return;
+    }
+    this.enqueue(hdr, body, size, 0, fds, closeFdsAfterSend);
+  }
+
+  /** Drop everything queued (closing fds we own) and stop; the socket is the owner's. */
+  close(): void {
+    this.failed = true;
+    this.dropQueue();
+  }
+
+  private enqueue(
+    hdr: Uint8Array,
+    body: Body,
+    size: number,
+    sent: number,
+    fds: readonly number[],
+    closeAfter: boolean,
+  ): void {
+    const chunks: Uint8Array[] = [hdr.slice()];
+    if (body instanceof Uint8Array) {
+      if (body.byteLength > 0) chunks.push(body);
+    } else {
+      for (const c of body) if (c.byteLength > 0) chunks.push(c);
+    }
+    this.queue.push({
+      chunks,
+      size,
+      sent,
+      fds: sent > 0 ? NO_FDS : fds,
+      closeFds: sent > 0 ? false : closeAfter,
+    });
+    this.queued += size - sent;
+  }
+
+  private waitWritable(): void {
+    if (this.waiting) return;
+    this.waiting = true;
+    this.socket.onWritable(this.writableCb);
+  }
+
+  private flush(): void {
+    this.waiting = false;
+    while (!this.failed && this.head < this.queue.length) {
+      const first = this.queue[this.head]!;
+      const iov: Uint8Array[] = [];
+      let fds: readonly number[] = NO_FDS;
+      let offered = 0;
+      if (first.sent === 0 && first.fds.length > 0) {
+        // Alone in its sendmsg, starting at its first byte: see the class comment.
+        fds = first.fds;
+        for (const c of first.chunks) iov.push(c);
+        offered = first.size;
+      } else {
+        for (let i = this.head; i < this.queue.length && iov.length < MAX_IOV; i++) {
+          const m = this.queue[i]!;
+          if (i > this.head && m.fds.length > 0) break;
+          let skip = i === this.head ? m.sent : 0;
+          for (const c of m.chunks) {
+            if (skip >= c.byteLength) {
+              skip -= c.byteLength;
+              continue;
+            }
+            iov.push(skip > 0 ? c.subarray(skip) : c);
+            offered += c.byteLength - skip;
+            skip = 0;
+          }
+        }
+      }
+      let n: number;
+      try {
+        n = this.socket.send(iov, fds);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      if (n === 0) {
+        this.waitWritable();
+        return;
+      }
+      this.advance(n);
+      if (n < offered) {
+        this.waitWritable();
+        return;
+      }
+    }
+    this.socket.onWritable(null);
+  }
+
+  /** Account `n` bytes taken by the kernel, retiring messages that are now fully sent. */
+  private advance(n: number): void {
+    this.queued -= n;
+    while (n > 0) {
+      const m = this.queue[this.head]!;
+      if (m.sent === 0 && m.closeFds) closeFds(m.fds);
+      m.fds = NO_FDS;
+      m.closeFds = false;
+      const left = m.size - m.sent;
+      if (n < left) {
+        m.sent += n;
+        return;
+      }
+      n -= left;
+      this.queue[this.head++] = undefined as unknown as Pending;
+    }
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.dropQueue();
+    this.onError(
+      err instanceof VfioError
+        ? err
+        : new VfioError(errnoOf(err), `send failed: ${(err as Error).message}`, { cause: err }),
+    );
+  }
+
+  private dropQueue(): void {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const m = this.queue[i]!;
+      if (m.closeFds) closeFds(m.fds);
+    }
+    this.queue = [];
+    this.head = 0;
+    this.queued = 0;
+    if (this.waiting) {
+      this.waiting = false;
+      if (!this.socket.closed) this.socket.onWritable(null);
+    }
+  }
+}
+
+/** Rare: more chunks than one sendmsg should carry. */
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const c of chunks) n += c.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+function writeHeader(
+  b: Uint8Array,
+  id: number,
+  command: number,
+  size: number,
+  flags: number,
+  error: number,
+): void {
+  b[0] = id;
+  b[1] = id >>> 8;
+  b[2] = command;
+  b[3] = command >>> 8;
+  b[4] = size;
+  b[5] = size >>> 8;
+  b[6] = size >>> 16;
+  b[7] = size >>> 24;
+  b[8] = flags;
+  b[9] = flags >>> 8;
+  b[10] = flags >>> 16;
+  b[11] = flags >>> 24;
+  b[12] = error;
+  b[13] = error >>> 8;
+  b[14] = error >>> 16;
+  b[15] = error >>> 24;
+}

@@ -1,0 +1,164 @@
+/** Shared helpers of the transport tests: raw message bytes, waiting, an instrumented socket. */
+import { writeSync } from "node:fs";
+import type { VfioError } from "../../src/errors.js";
+import { HEADER_SIZE } from "../../src/protocol/constants.js";
+import { encodeHeader } from "../../src/protocol/header.js";
+import type { Received, StreamSocket } from "../../src/sys/types.js";
+import type { FrameSink, ReceivedFrame } from "../../src/transport/message-reader.js";
+
+export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Wait (event-loop turns, not wall time) until `cond` holds; fail after many turns. */
+export async function waitFor(cond: () => boolean, what: string, turns = 20000): Promise<void> {
+  for (let i = 0; i < turns; i++) {
+    if (cond()) return;
+    await tick();
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Bytes of one message: header (size computed unless given) plus body. */
+export function rawMessage(
+  id: number,
+  command: number,
+  flags: number,
+  body: Uint8Array = new Uint8Array(0),
+  opts: { error?: number; size?: number } = {},
+): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE + body.byteLength);
+  encodeHeader(out, {
+    id,
+    command,
+    size: opts.size ?? out.byteLength,
+    flags,
+    error: opts.error ?? 0,
+  });
+  out.set(body, HEADER_SIZE);
+  return out;
+}
+
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** Deterministic pseudo-random bytes. */
+export function pattern(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Send all of `bytes` on a non-blocking socket, yielding to the loop when it is full. */
+export async function sendAll(
+  sock: StreamSocket,
+  bytes: Uint8Array,
+  fds: number[] = [],
+): Promise<void> {
+  let off = 0;
+  let first = true;
+  while (off < bytes.byteLength) {
+    const n = sock.send([bytes.subarray(off)], first ? fds : []);
+    if (n > 0) first = false;
+    off += n;
+    if (n === 0) await tick();
+  }
+}
+
+/** Receive exactly `n` bytes (and every fd that comes with them) from a raw socket. */
+export async function recvExactly(
+  sock: StreamSocket,
+  n: number,
+  maxFds = 8,
+): Promise<{ bytes: Uint8Array; fds: number[] }> {
+  const buf = new Uint8Array(n);
+  const fds: number[] = [];
+  let off = 0;
+  while (off < n) {
+    const r = sock.recv(buf.subarray(off), maxFds);
+    if (r === null) {
+      await tick();
+      continue;
+    }
+    if (r.bytes === 0) throw new Error(`EOF after ${off} of ${n} bytes`);
+    off += r.bytes;
+    fds.push(...r.fds);
+  }
+  return { bytes: buf, fds };
+}
+
+/** A real socket whose recv calls are recorded (sizes and fds), for partial-read assertions. */
+export class RecordingSocket implements StreamSocket {
+  readonly recvs: { bytes: number; fds: number }[] = [];
+  constructor(readonly inner: StreamSocket) {}
+  get fd(): number {
+    return this.inner.fd;
+  }
+  get closed(): boolean {
+    return this.inner.closed;
+  }
+  get bytesReceived(): number {
+    let n = 0;
+    for (const r of this.recvs) n += r.bytes;
+    return n;
+  }
+  send(chunks: readonly Uint8Array[], fds?: readonly number[]): number {
+    return this.inner.send(chunks, fds);
+  }
+  recv(buf: Uint8Array, maxFds: number): Received | null {
+    const r = this.inner.recv(buf, maxFds);
+    if (r !== null) this.recvs.push({ bytes: r.bytes, fds: r.fds.length });
+    return r;
+  }
+  onReadable(cb: (() => void) | null): void {
+    this.inner.onReadable(cb);
+  }
+  onWritable(cb: (() => void) | null): void {
+    this.inner.onWritable(cb);
+  }
+  close(): void {
+    this.inner.close();
+  }
+  detach(): number {
+    return this.inner.detach();
+  }
+}
+
+/** A FrameSink that collects frames and the end. */
+export class CollectingSink implements FrameSink {
+  readonly frames: ReceivedFrame[] = [];
+  ended = false;
+  error: VfioError | undefined;
+  onFrame(frame: ReceivedFrame): void {
+    this.frames.push(frame);
+  }
+  onEnd(err: VfioError | undefined): void {
+    this.ended = true;
+    this.error = err;
+  }
+}
+
+/** Prove `fd` is a live socket end: write through it and read the bytes at `peer`. */
+export async function assertFdConnectedTo(
+  fd: number,
+  peer: StreamSocket,
+  tag: string,
+): Promise<boolean> {
+  const bytes = new TextEncoder().encode(tag);
+  writeSync(fd, bytes);
+  const got = await recvExactly(peer, bytes.byteLength, 0);
+  return new TextDecoder().decode(got.bytes) === tag;
+}
