@@ -1,0 +1,142 @@
+/**
+ * Stand-ins for the PciDevice accessors a device model uses (irq, dma, config), so
+ * register handlers can be driven directly and every effect observed.
+ */
+
+import type { DeviceHost } from "../../src/devices/host.js";
+import { VfioError } from "../../src/errors.js";
+import type {
+  DeviceConfig,
+  DeviceDma,
+  DeviceIrqs,
+  DmaWindowInfo,
+} from "../../src/server/device.js";
+import type { IrqDelivery } from "../../src/server/irqs/notifier.js";
+
+export class FakeIrqs implements DeviceIrqs {
+  mode: DeviceIrqs["mode"] = "intx";
+  /** Vectors passed to trigger(), in order. */
+  readonly triggers: number[] = [];
+  /** Every level change of INTx, in order. */
+  readonly levels: boolean[] = [];
+  #level = false;
+
+  trigger(vector = 0): IrqDelivery {
+    this.triggers.push(vector);
+    return "delivered";
+  }
+
+  readonly intx = {
+    assert: (): IrqDelivery => {
+      if (!this.#level) this.levels.push(true);
+      this.#level = true;
+      return "delivered";
+    },
+    deassert: (): void => {
+      if (this.#level) this.levels.push(false);
+      this.#level = false;
+    },
+    asserted: false,
+  };
+
+  constructor() {
+    Object.defineProperty(this.intx, "asserted", { get: () => this.#level });
+  }
+
+  get level(): boolean {
+    return this.#level;
+  }
+
+  raiseError(): IrqDelivery {
+    return "dropped";
+  }
+  requestRelease(): IrqDelivery {
+    return "dropped";
+  }
+  isMasked(): boolean {
+    return false;
+  }
+}
+
+/** One window of client memory at `base`, readable and writable. */
+export class FakeDma implements DeviceDma {
+  readonly memory: Uint8Array;
+  readonly base: bigint;
+  faults = 0;
+  readonly log: { op: "read" | "write"; iova: bigint; length: number }[] = [];
+
+  constructor(base: bigint, size: number) {
+    this.base = base;
+    this.memory = new Uint8Array(size);
+  }
+
+  #offset(iova: bigint | number, length: number): number {
+    const at = BigInt(iova);
+    if (at < this.base || at + BigInt(length) > this.base + BigInt(this.memory.length)) {
+      this.faults++;
+      throw new VfioError("EFAULT", `IOMMU fault at 0x${at.toString(16)}+${length}`);
+    }
+    return Number(at - this.base);
+  }
+
+  async read(iova: bigint | number, length: number): Promise<Uint8Array> {
+    this.log.push({ op: "read", iova: BigInt(iova), length });
+    const o = this.#offset(iova, length);
+    return this.memory.slice(o, o + length);
+  }
+
+  async write(iova: bigint | number, data: Uint8Array): Promise<void> {
+    this.log.push({ op: "write", iova: BigInt(iova), length: data.length });
+    this.memory.set(data, this.#offset(iova, data.length));
+  }
+
+  view(iova: bigint | number, length: number): Uint8Array {
+    const o = this.#offset(iova, length);
+    return this.memory.subarray(o, o + length);
+  }
+
+  windows(): DmaWindowInfo[] {
+    return [
+      {
+        iova: this.base,
+        size: BigInt(this.memory.length),
+        readable: true,
+        writable: true,
+        mapped: false,
+      },
+    ];
+  }
+}
+
+export class FakeConfig implements DeviceConfig {
+  command = 0x6; // memory + bus master
+  status = 0;
+  get busMaster(): boolean {
+    return (this.command & 0x4) !== 0;
+  }
+  read(): number {
+    return 0;
+  }
+  write(): void {}
+}
+
+export interface FakeHost extends DeviceHost {
+  readonly irq: FakeIrqs;
+  readonly dma: FakeDma;
+  readonly config: FakeConfig;
+}
+
+export function fakeHost(dmaBase = 0x10000n, dmaSize = 0x4000): FakeHost {
+  return { irq: new FakeIrqs(), dma: new FakeDma(dmaBase, dmaSize), config: new FakeConfig() };
+}
+
+/** `value` as `size` little-endian bytes. */
+export function le(value: number | bigint, size: number): Uint8Array {
+  let v = BigInt.asUintN(size * 8, BigInt(value));
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
