@@ -52,3 +52,115 @@ export const DEFAULT_MAX_MSG_FDS = 1;
 export const DEFAULT_MAX_DATA_XFER_SIZE = 1048576;
 export const DEFAULT_MAX_DMA_MAPS = 65535;
 export const DEFAULT_PGSIZES = 4096n;
+
+/*
+ * Everything below was added with the message codecs. Values are the linux/vfio.h ABI that
+ * the spec reuses, plus the few libvfio-user / QEMU extensions real peers put on the wire.
+ */
+
+/** Default of the `migration.max_bitmap_size` capability (QEMU: 256 MiB, the kernel's limit). */
+export const DEFAULT_MAX_BITMAP_SIZE = 256 * 1024 * 1024;
+/** Default of the `migration.pgsize` capability when a peer names migration but no page size. */
+export const DEFAULT_MIGRATION_PGSIZE = 4096n;
+
+/** VFIO_USER_DMA_MAP flags (struct vfio_iommu_type1_dma_map). */
+export const VFIO_DMA_MAP_FLAG_READ = 1 << 0;
+export const VFIO_DMA_MAP_FLAG_WRITE = 1 << 1;
+
+/**
+ * VFIO_USER_DMA_UNMAP flags. The 0.9.2 spec calls the field unused, but QEMU sends
+ * FLAG_ALL (with address and size 0) and libvfio-user honours both, as the kernel does.
+ */
+export const VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP = 1 << 0;
+export const VFIO_DMA_UNMAP_FLAG_ALL = 1 << 1;
+
+/** VFIO_USER_DEVICE_GET_INFO flags. */
+export const VFIO_DEVICE_FLAGS_RESET = 1 << 0;
+export const VFIO_DEVICE_FLAGS_PCI = 1 << 1;
+
+/** VFIO_USER_DEVICE_GET_REGION_INFO flags. */
+export const VFIO_REGION_INFO_FLAG_READ = 1 << 0;
+export const VFIO_REGION_INFO_FLAG_WRITE = 1 << 1;
+export const VFIO_REGION_INFO_FLAG_MMAP = 1 << 2;
+export const VFIO_REGION_INFO_FLAG_CAPS = 1 << 3;
+
+/** Region capability ids (struct vfio_info_cap_header.id). */
+export const VFIO_REGION_INFO_CAP_SPARSE_MMAP = 1;
+export const VFIO_REGION_INFO_CAP_TYPE = 2;
+export const VFIO_REGION_INFO_CAP_MSIX_MAPPABLE = 3;
+
+/** PCI region indexes (enum in linux/vfio.h); a device may add regions past NUM_REGIONS. */
+export const VFIO_PCI_BAR0_REGION_INDEX = 0;
+export const VFIO_PCI_BAR5_REGION_INDEX = 5;
+export const VFIO_PCI_ROM_REGION_INDEX = 6;
+export const VFIO_PCI_CONFIG_REGION_INDEX = 7;
+export const VFIO_PCI_VGA_REGION_INDEX = 8;
+export const VFIO_PCI_NUM_REGIONS = 9;
+
+/** PCI IRQ indexes. */
+export const VFIO_PCI_INTX_IRQ_INDEX = 0;
+export const VFIO_PCI_MSI_IRQ_INDEX = 1;
+export const VFIO_PCI_MSIX_IRQ_INDEX = 2;
+export const VFIO_PCI_ERR_IRQ_INDEX = 3;
+export const VFIO_PCI_REQ_IRQ_INDEX = 4;
+export const VFIO_PCI_NUM_IRQS = 5;
+
+/** VFIO_USER_DEVICE_GET_IRQ_INFO flags. */
+export const VFIO_IRQ_INFO_EVENTFD = 1 << 0;
+export const VFIO_IRQ_INFO_MASKABLE = 1 << 1;
+export const VFIO_IRQ_INFO_AUTOMASKED = 1 << 2;
+export const VFIO_IRQ_INFO_NORESIZE = 1 << 3;
+
+/** VFIO_USER_DEVICE_SET_IRQS flags: exactly one DATA bit and one ACTION bit. */
+export const VFIO_IRQ_SET_DATA_NONE = 1 << 0;
+export const VFIO_IRQ_SET_DATA_BOOL = 1 << 1;
+export const VFIO_IRQ_SET_DATA_EVENTFD = 1 << 2;
+export const VFIO_IRQ_SET_ACTION_MASK = 1 << 3;
+export const VFIO_IRQ_SET_ACTION_UNMASK = 1 << 4;
+export const VFIO_IRQ_SET_ACTION_TRIGGER = 1 << 5;
+export const VFIO_IRQ_SET_DATA_TYPE_MASK = 0x7;
+export const VFIO_IRQ_SET_ACTION_TYPE_MASK = 0x38;
+
+/** Sub-region types of VFIO_USER_DEVICE_GET_REGION_IO_FDS. SHADOW is libvfio-user's. */
+export const VFIO_USER_IO_FD_TYPE_IOEVENTFD = 0;
+export const VFIO_USER_IO_FD_TYPE_IOREGIONFD = 1;
+export const VFIO_USER_IO_FD_TYPE_IOEVENTFD_SHADOW = 2;
+
+/** Sub-region flags, from linux/kvm.h. */
+export const KVM_IOEVENTFD_FLAG_DATAMATCH = 1 << 0;
+export const KVM_IOEVENTFD_FLAG_PIO = 1 << 1;
+export const KVM_IOEVENTFD_FLAG_VIRTIO_CCW_NOTIFY = 1 << 3;
+export const KVM_IOREGION_PIO = 1 << 0;
+export const KVM_IOREGION_POSTED_WRITES = 1 << 1;
+
+/** VFIO_USER_REGION_WRITE_MULTI: each entry carries at most 8 data bytes; QEMU sends <= 200. */
+export const VFIO_USER_MULTI_DATA = 8;
+export const VFIO_USER_MULTI_MAX = 200;
+
+/** VFIO_USER_DEVICE_FEATURE flags: feature index in bits 0-15, operation bits above. */
+export const VFIO_DEVICE_FEATURE_MASK = 0xffff;
+export const VFIO_DEVICE_FEATURE_GET = 1 << 16;
+export const VFIO_DEVICE_FEATURE_SET = 1 << 17;
+export const VFIO_DEVICE_FEATURE_PROBE = 1 << 18;
+
+/** Feature indexes vfio-user supports. */
+export const VFIO_DEVICE_FEATURE_MIGRATION = 1;
+export const VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE = 2;
+export const VFIO_DEVICE_FEATURE_DMA_LOGGING_START = 6;
+export const VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP = 7;
+export const VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT = 8;
+
+/** VFIO_DEVICE_FEATURE_MIGRATION flags (u64 on the wire). */
+export const VFIO_MIGRATION_STOP_COPY = 1n << 0n;
+export const VFIO_MIGRATION_P2P = 1n << 1n;
+export const VFIO_MIGRATION_PRE_COPY = 1n << 2n;
+
+/** enum vfio_device_mig_state. */
+export const VFIO_DEVICE_STATE_ERROR = 0;
+export const VFIO_DEVICE_STATE_STOP = 1;
+export const VFIO_DEVICE_STATE_RUNNING = 2;
+export const VFIO_DEVICE_STATE_STOP_COPY = 3;
+export const VFIO_DEVICE_STATE_RESUMING = 4;
+export const VFIO_DEVICE_STATE_RUNNING_P2P = 5;
+export const VFIO_DEVICE_STATE_PRE_COPY = 6;
+export const VFIO_DEVICE_STATE_PRE_COPY_P2P = 7;

@@ -41,7 +41,10 @@ export function isErrorReply(h: Header): boolean {
  */
 export function decodeHeader(buf: Uint8Array): Header {
   if (buf.byteLength < HEADER_SIZE) {
-    throw new ProtocolError("EINVAL", `message of ${buf.byteLength} bytes is shorter than the 16-byte header`);
+    throw new ProtocolError(
+      "EINVAL",
+      `message of ${buf.byteLength} bytes is shorter than the 16-byte header`,
+    );
   }
   const dv = new DataView(buf.buffer, buf.byteOffset, HEADER_SIZE);
   const h: Header = {
@@ -74,6 +77,10 @@ export function encodeHeader(buf: Uint8Array, h: Header): void {
 /** Peek the message size of a (possibly partial) buffer holding at least 8 bytes. */
 export function peekMessageSize(buf: Uint8Array, offset = 0): number {
   return (
-    (buf[offset + 4]! | (buf[offset + 5]! << 8) | (buf[offset + 6]! << 16) | (buf[offset + 7]! << 24)) >>> 0
+    (buf[offset + 4]! |
+      (buf[offset + 5]! << 8) |
+      (buf[offset + 6]! << 16) |
+      (buf[offset + 7]! << 24)) >>>
+    0
   );
 }
