@@ -32,7 +32,10 @@ export type DecodedReply = {
   [C in CommandId]: { kind: "reply"; header: Header; command: C; body: ReplyMap[C] };
 }[CommandId];
 
-/** A reply with the Error flag: only the header, `errno` from its Error field (may be 0). */
+/**
+ * A reply with the Error flag: `errno` from its Error field (may be 0). Any payload is
+ * ignored (libvfio-user may send one despite the spec); we only ever send header-only ones.
+ */
 export interface DecodedErrorReply {
   kind: "error";
   header: Header;
@@ -143,9 +146,9 @@ export function decodeFrame(
   const ctx = { ...opts, numFds };
   try {
     if (isReply(header) && isErrorReply(header)) {
-      if (body.byteLength !== 0 || numFds !== 0) {
-        throw new ProtocolError("EINVAL", `${codec.name} error reply carries a payload or fds`);
-      }
+      // The spec wants header-only error replies, but libvfio-user sends whatever reply
+      // payload (and fds) it had built before the handler failed; the errno is what counts,
+      // so the payload is ignored and the caller closes any fds.
       return { kind: "error", header, command, errno: header.error };
     }
     if (isReply(header)) {

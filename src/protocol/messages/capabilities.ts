@@ -1,4 +1,5 @@
 import { ProtocolError } from "../protocol-error.js";
+import { JsonFloat, type JsonValue, toPlainJson } from "./json.js";
 
 /**
  * The `capabilities` object of VFIO_USER_VERSION (spec "Version"). Absent fields mean
@@ -59,26 +60,43 @@ function bad(message: string): never {
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof JsonFloat);
 }
 
+function show(v: unknown): string {
+  if (typeof v === "bigint") return v.toString();
+  if (v instanceof JsonFloat) return String(v.value);
+  try {
+    return String(JSON.stringify(v));
+  } catch {
+    return typeof v;
+  }
+}
+
+/*
+ * Integers arrive as bigint from the wire parser (exact, see json.ts) or as numbers when a
+ * caller passes JSON.parse output. Numbers written with a fraction or exponent (JsonFloat)
+ * are refused, as QEMU and libvfio-user refuse them.
+ */
 function count(v: unknown, key: string): number {
+  if (typeof v === "bigint" && v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
-    bad(`${key} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    bad(`${key} must be a non-negative integer, got ${show(v)}`);
   }
   return v;
 }
 
-/** A u64 bitmask in JSON: an integer double below 2^64, converted exactly. */
+/** A u64 bitmask in JSON: an integer below 2^64, converted exactly. */
 function mask(v: unknown, key: string): bigint {
+  if (typeof v === "bigint" && v >= 0n && v < 1n << 64n) return v;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v >= U64_LIMIT) {
-    bad(`${key} must be a non-negative integer below 2^64, got ${JSON.stringify(v)}`);
+    bad(`${key} must be a non-negative integer below 2^64, got ${show(v)}`);
   }
   return BigInt(v);
 }
 
 function bool(v: unknown, key: string): boolean {
-  if (typeof v !== "boolean") bad(`${key} must be a boolean, got ${JSON.stringify(v)}`);
+  if (typeof v !== "boolean") bad(`${key} must be a boolean, got ${show(v)}`);
   return v;
 }
 
@@ -123,7 +141,9 @@ export function capabilitiesFromJson(v: unknown): VersionCapabilities {
     caps.writeMultiple = bool(x("write_multiple"), "write_multiple");
   }
   const unknown = Object.keys(v).filter((k) => !KNOWN.has(k));
-  if (unknown.length > 0) caps.unknown = Object.fromEntries(unknown.map((k) => [k, v[k]]));
+  if (unknown.length > 0) {
+    caps.unknown = Object.fromEntries(unknown.map((k) => [k, toPlainJson(v[k] as JsonValue)]));
+  }
   return caps;
 }
 

@@ -6,6 +6,7 @@ import {
   capabilitiesToJson,
   type VersionCapabilities,
 } from "./capabilities.js";
+import { JsonFloat, parseJsonExact } from "./json.js";
 
 /**
  * VFIO_USER_VERSION request and reply (same layout):
@@ -19,7 +20,8 @@ export interface VersionMessage {
   capabilities?: VersionCapabilities;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a BOM in the text, so it is refused like QEMU and json-c refuse it.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 function jsonText(v: VersionMessage): string | undefined {
@@ -39,11 +41,11 @@ function parseJson(r: Reader, data: Uint8Array): VersionCapabilities | undefined
     return r.fail("version data is not valid UTF-8");
   }
   try {
-    top = JSON.parse(text);
-  } catch {
-    return r.fail("version data is not valid JSON");
+    top = parseJsonExact(text);
+  } catch (e) {
+    return r.fail(`version data is not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof top !== "object" || top === null || Array.isArray(top)) {
+  if (typeof top !== "object" || top === null || Array.isArray(top) || top instanceof JsonFloat) {
     r.fail("version data must be a JSON object");
   }
   if (!Object.hasOwn(top, "capabilities")) return undefined;
