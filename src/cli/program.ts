@@ -1,0 +1,108 @@
+/**
+ * The `vfio-ts` command line: subcommands serve, lspci, trace and demo. Each
+ * action resolves to an exit code; errors become one line on stderr.
+ */
+import { readFileSync } from "node:fs";
+import { Command, type CommanderError, InvalidArgumentError } from "commander";
+import { builtinDevices } from "../devices/index.js";
+import { EXIT_USAGE } from "./cli-error.js";
+import { demoCommand } from "./demo.js";
+import { lspciCommand } from "./lspci/command.js";
+import { serveCommand } from "./serve.js";
+import { traceCommand } from "./trace/command.js";
+
+/** Where an action's exit code goes (main.ts sets process.exitCode from it). */
+export type ExitSink = (code: number) => void;
+
+function count(_value: string | undefined, previous: number): number {
+  return previous + 1;
+}
+
+function slotName(value: string): string {
+  if (!/^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(value)) {
+    throw new InvalidArgumentError("expected [dddd:]bb:dd.f, e.g. 00:04.0");
+  }
+  return value;
+}
+
+const EXIT_HELP = `
+Exit status: 0 success, 1 failure (no server, refused, protocol or device error),
+2 bad command line, 130 interrupted twice.`;
+
+/** The package version, from package.json (dist/src/cli or src/cli are two or three levels down). */
+function packageVersion(): string {
+  for (const rel of ["../../../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === "vfio-ts" && pkg.version) return pkg.version;
+    } catch {
+      // try the next location
+    }
+  }
+  return "unknown";
+}
+
+export function buildProgram(exit: ExitSink): Command {
+  const program = new Command("vfio-ts")
+    .description("Serve PCI devices written in TypeScript over vfio-user, and inspect them")
+    .version(packageVersion(), "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", EXIT_HELP)
+    .exitOverride();
+
+  const devices = builtinDevices.map((d) => `  ${d.name.padEnd(6)} ${d.description}`).join("\n");
+  program
+    .command("serve")
+    .description("serve a device on a UNIX socket until SIGINT/SIGTERM, one client at a time")
+    .argument("<device>", "a built-in device name, or the path of a device module")
+    .requiredOption("-s, --socket <path>", "socket file to listen on")
+    .option("--verbose", "log every access the client makes", false)
+    .addHelpText(
+      "after",
+      `\nBuilt-in devices:\n${devices}\n\nA device module's default export is a DeviceDefinition, a PciDevice,\nor a function (maybe async) returning one.`,
+    )
+    .action(async (device: string, opts: { socket: string; verbose: boolean }) => {
+      exit(await serveCommand(device, opts));
+    });
+
+  program
+    .command("lspci")
+    .description("show a vfio-user device's config space like lspci")
+    .requiredOption("-s, --socket <path>", "socket of the vfio-user server")
+    .option("-v, --verbose", "be verbose (-vv: very verbose)", count, 0)
+    .option("-x, --hex", "hex dump of config space (-xxx: 256 bytes, -xxxx: 4096)", count, 0)
+    .option("--slot <bdf>", "bus address to print", slotName, "00:00.0")
+    .action(async (opts: { socket: string; verbose: number; hex: number; slot: string }) => {
+      exit(await lspciCommand(opts));
+    });
+
+  program
+    .command("trace")
+    .description("proxy a vfio-user connection and print every message that passes")
+    .requiredOption("-l, --listen <path>", "socket for the client to connect to")
+    .requiredOption("-c, --connect <path>", "socket of the real server")
+    .option("--json", "one JSON object per line", false)
+    .option("--once", "exit after the first client disconnects", false)
+    .action(async (opts: { listen: string; connect: string; json: boolean; once: boolean }) => {
+      exit(await traceCommand(opts));
+    });
+
+  program
+    .command("demo")
+    .description("run the edu driver demo: an edu server in a child process, driven end to end")
+    .action(async () => {
+      exit(await demoCommand());
+    });
+
+  return program;
+}
+
+/** Exit code for a commander error (usage problems, --help, --version). */
+export function commanderExitCode(err: CommanderError): number {
+  if (err.code === "commander.helpDisplayed" || err.code === "commander.help") return 0;
+  if (err.code === "commander.version") return 0;
+  return err.exitCode === 0 ? 0 : EXIT_USAGE;
+}

@@ -1,0 +1,57 @@
+/**
+ * `vfio-ts serve <device> --socket PATH [--verbose]`: serves one device, one
+ * client after another, until SIGINT/SIGTERM; then closes the server, which
+ * removes the socket file.
+ */
+import { type Logger, VfioUserServer } from "../server/index.js";
+import { CliError, EXIT_FAILURE, EXIT_OK } from "./cli-error.js";
+import { loadDevice } from "./device-loader.js";
+import { untilSignal } from "./signals.js";
+
+export interface ServeOptions {
+  readonly socket: string;
+  readonly verbose?: boolean;
+}
+
+function stamp(): string {
+  return new Date().toISOString().slice(11, 23);
+}
+
+/** Info and access logs go to stdout, warnings and errors to stderr. */
+export function consoleLogger(): Logger {
+  return {
+    info: (m) => console.log(`${stamp()} ${m}`),
+    debug: (m) => console.log(`${stamp()} ${m}`),
+    warn: (m) => console.error(`${stamp()} warning: ${m}`),
+    error: (m) => console.error(`${stamp()} error: ${m}`),
+  };
+}
+
+export async function serveCommand(deviceArg: string, opts: ServeOptions): Promise<number> {
+  const { device, source } = await loadDevice(deviceArg);
+  const log = consoleLogger();
+  const server = new VfioUserServer(device, { logger: log, verbose: opts.verbose ?? false });
+  const signal = untilSignal();
+  try {
+    try {
+      server.listen(opts.socket);
+    } catch (err) {
+      throw new CliError(
+        `cannot listen on ${opts.socket}: ${(err as Error).message}`,
+        EXIT_FAILURE,
+        {
+          cause: err,
+        },
+      );
+    }
+    log.info(`serving ${source}; Ctrl-C to stop`);
+    const sig = await signal.promise;
+    log.info(`${sig}: shutting down`);
+    await server.close();
+    return EXIT_OK;
+  } finally {
+    signal.dispose();
+    await server.close();
+    device.close();
+  }
+}
