@@ -1,0 +1,129 @@
+/**
+ * The backend-neutral device interface of the driver side. It is shaped after the
+ * kernel's VFIO device fd (VFIO_DEVICE_GET_INFO, VFIO_DEVICE_GET_REGION_INFO,
+ * pread/pwrite at region offsets, VFIO_DEVICE_GET_IRQ_INFO, VFIO_DEVICE_SET_IRQS,
+ * VFIO_DEVICE_RESET) plus the container's VFIO_IOMMU_MAP_DMA/UNMAP_DMA, so the same
+ * DeviceHandle runs over a vfio-user socket, an in-process loopback device, or (later)
+ * /dev/vfio. Backends move requests; policy (MMIO blocking, IRQ bookkeeping, IOMMU
+ * rules) lives above them in DeviceHandle and Container.
+ */
+
+/** VFIO_DEVICE_GET_INFO. */
+export interface DeviceInfo {
+  /** VFIO_DEVICE_FLAGS_* (RESET = 1, PCI = 2). */
+  readonly flags: number;
+  readonly numRegions: number;
+  readonly numIrqs: number;
+}
+
+/** One mmappable area of a region, relative to the region's start. */
+export interface MmapArea {
+  readonly offset: bigint;
+  readonly size: bigint;
+}
+
+/** Region capabilities are the protocol's decoded struct vfio_info_cap_header chain. */
+export type { RegionCap } from "../protocol/index.js";
+
+import type { RegionCap } from "../protocol/index.js";
+
+/** VFIO_DEVICE_GET_REGION_INFO, decoded and checked. */
+export interface RegionInfo {
+  readonly index: number;
+  /** VFIO_REGION_INFO_FLAG_* (READ 1, WRITE 2, MMAP 4, CAPS 8). */
+  readonly flags: number;
+  readonly size: bigint;
+  /** Base offset for mmap() of `fd` (and of every sparse area). */
+  readonly offset: bigint;
+  /**
+   * The mmappable parts: the sparse-mmap areas when the region has that capability,
+   * the whole region when it is mappable without it, else empty.
+   */
+  readonly mmapAreas: readonly MmapArea[];
+  /** Region capabilities other than sparse mmap (e.g. VFIO_REGION_INFO_CAP_TYPE). */
+  readonly caps: readonly RegionCap[];
+  /**
+   * The fd to mmap, owned by whoever received this info (close it when done), or -1
+   * when the region is not mappable.
+   */
+  readonly fd: number;
+}
+
+/** VFIO_DEVICE_GET_IRQ_INFO. */
+export interface IrqInfo {
+  readonly index: number;
+  /** VFIO_IRQ_INFO_* (EVENTFD 1, MASKABLE 2, AUTOMASKED 4, NORESIZE 8). */
+  readonly flags: number;
+  readonly count: number;
+}
+
+/** VFIO_DEVICE_SET_IRQS. Exactly one DATA_* and one ACTION_* flag. */
+export interface IrqSet {
+  readonly flags: number;
+  readonly index: number;
+  readonly start: number;
+  readonly count: number;
+  /** DATA_EVENTFD: one fd per sub-index (caller keeps ownership); empty de-assigns. */
+  readonly fds?: readonly number[];
+  /** DATA_BOOL: one byte per sub-index. */
+  readonly bools?: Uint8Array;
+}
+
+/** One VFIO_IOMMU_MAP_DMA / VFIO_USER_DMA_MAP. */
+export interface DmaMapRequest {
+  readonly iova: bigint;
+  readonly size: bigint;
+  readonly read: boolean;
+  readonly write: boolean;
+  /**
+   * An fd the device side can mmap (caller keeps ownership), or -1: the device then
+   * reaches the memory through DmaRequestHandler (VFIO_USER_DMA_READ/WRITE).
+   */
+  readonly fd: number;
+  /** Offset of the window inside `fd` (0 when there is no fd). */
+  readonly fdOffset: bigint;
+}
+
+/**
+ * Serves the device's accesses to driver memory that has no fd (vfio-user
+ * DMA_READ/DMA_WRITE). Implemented by the Container; throwing a VfioError sends its
+ * errno back to the device (EFAULT for an IOMMU fault).
+ */
+export interface DmaRequestHandler {
+  dmaRead(iova: bigint, length: number): Uint8Array;
+  dmaWrite(iova: bigint, data: Uint8Array): void;
+}
+
+/** What the transport under a backend allows per request. */
+export interface BackendLimits {
+  /** Largest data payload of one region read/write (the server's max_data_xfer_size). */
+  readonly maxDataXferSize: number;
+  /** Most fds one request may carry (the server's max_msg_fds). */
+  readonly maxMsgFds: number;
+  /** Most DMA mappings the device side keeps (max_dma_maps). */
+  readonly maxDmaMaps: number;
+  /** IOMMU page sizes the device side supports, OR'ed (pgsizes). */
+  readonly pgsizes: bigint;
+}
+
+export interface DeviceBackend {
+  /** "vfio-user", "loopback", "kernel", ... for messages. */
+  readonly kind: string;
+  readonly limits: BackendLimits;
+  getInfo(): Promise<DeviceInfo>;
+  getRegionInfo(index: number): Promise<RegionInfo>;
+  /** Reads `length` bytes; the backend splits it into transfers it can carry. */
+  regionRead(index: number, offset: bigint, length: number): Promise<Uint8Array>;
+  regionWrite(index: number, offset: bigint, data: Uint8Array): Promise<void>;
+  getIrqInfo(index: number): Promise<IrqInfo>;
+  setIrqs(set: IrqSet): Promise<void>;
+  reset(): Promise<void>;
+  dmaMap(req: DmaMapRequest): Promise<void>;
+  dmaUnmap(iova: bigint, size: bigint): Promise<void>;
+  /** Where DMA_READ/DMA_WRITE from the device go; null refuses them (EFAULT). */
+  setDmaHandler(handler: DmaRequestHandler | null): void;
+  /** Called once when the device side goes away unexpectedly. */
+  onDisconnect(cb: ((err: Error) => void) | null): void;
+  /** Orderly shutdown; pending requests fail. Idempotent. */
+  close(): Promise<void>;
+}
