@@ -1,0 +1,200 @@
+/**
+ * The device SDK: what a device author declares and what the framework hands back.
+ *
+ * A device is a plain object literal: identity, BARs with their handlers, optional
+ * ROM/VGA/device-specific regions, PCI capabilities and callbacks. `createDevice()`
+ * turns it into a `PciDevice` whose `irq`, `dma` and `config` accessors the handlers
+ * use (close over the returned object). The framework owns every VFIO semantic:
+ * config space virtualization, MMIO blocking, MSI-X table/PBA, interrupt masking,
+ * the IOMMU. Handlers see only accesses that passed all of that.
+ */
+import type { BarSpec, CapabilitySpec, ExtCapabilitySpec } from "../pci/spec.js";
+import type { IrqDelivery } from "./irqs/notifier.js";
+
+/**
+ * What a read handler returns: the bytes (exactly `size` of them), or for accesses of
+ * up to 8 bytes a number/bigint that is stored little-endian in `size` bytes.
+ */
+export type ReadResult = Uint8Array | number | bigint;
+
+/**
+ * Access handlers of a region. Offsets are numbers: regions are limited to 2^52 bytes
+ * so every offset inside one is exact. A handler may be async; the client's next
+ * command waits for it (the spec processes commands in order). Throwing a VfioError
+ * sends its errno to the client; anything else thrown becomes EIO. A missing read
+ * handler reads zeros, a missing write handler drops the write.
+ */
+export interface RegionHandlers {
+  read?(offset: number, size: number): ReadResult | Promise<ReadResult>;
+  write?(offset: number, data: Uint8Array): void | Promise<void>;
+}
+
+/** A page-aligned part of a BAR the client may mmap (VFIO_REGION_INFO_CAP_SPARSE_MMAP). */
+export interface MmapArea {
+  readonly offset: number;
+  readonly size: number;
+}
+
+/**
+ * A BAR: the PCI declaration (kind "io" | "mem32" | "mem64", power-of-two size,
+ * prefetchable) plus how its bytes are served.
+ *
+ * `mmap` backs the whole BAR with shared memory (a memfd): the device reads and writes
+ * it through `device.bar(i).memory`, and the client maps it directly. `true` offers
+ * the whole BAR to the client (minus the pages holding an MSI-X table or PBA, which
+ * the framework must see); a list offers only those areas (the sparse mmap
+ * capability), e.g. the doorbell page of an NVMe controller. Accesses that come over
+ * the socket hit the same memory, except outside the areas when handlers exist: then
+ * the handlers serve them (trapped registers beside mmapped ones).
+ */
+export type BarDefinition = BarSpec &
+  RegionHandlers & {
+    readonly mmap?: boolean | readonly MmapArea[];
+  };
+
+/** Expansion ROM: its bytes (read-only to the client) or a read handler. */
+export interface RomDefinition {
+  /** Power of two >= 2 KiB; defaults to `data` rounded up. */
+  readonly size?: number;
+  readonly data?: Uint8Array;
+  read?(offset: number, size: number): ReadResult | Promise<ReadResult>;
+}
+
+/**
+ * A device-specific region (index >= 9), described to the client by the region type
+ * capability (type/subtype as in linux/vfio.h, e.g. vendor type 0x80000000 | vendor id).
+ */
+export interface DeviceRegionDefinition extends RegionHandlers {
+  readonly type: number;
+  readonly subtype: number;
+  readonly size: number | bigint;
+  /** Default: read and write allowed. */
+  readonly readable?: boolean;
+  readonly writable?: boolean;
+  /** Back it with shared memory the client may mmap (the whole region). */
+  readonly mmap?: boolean;
+}
+
+/** Who is connected, for onAttach / logging. */
+export interface ClientInfo {
+  readonly pid?: number;
+  readonly uid?: number;
+  /** Negotiated protocol minor version. */
+  readonly minor: number;
+  readonly maxDataXferSize: number;
+  readonly twinSocket: boolean;
+}
+
+/** A DMA window as the device sees it. */
+export interface DmaWindowInfo {
+  readonly iova: bigint;
+  readonly size: bigint;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  /** True when the client passed an fd: the window is mmapped and `dma.view` works. */
+  readonly mapped: boolean;
+}
+
+export interface DeviceDefinition {
+  /** For logs; default "vfio-ts device". */
+  readonly name?: string;
+  readonly vendorId: number;
+  readonly deviceId: number;
+  readonly subsystemVendorId?: number;
+  readonly subsystemId?: number;
+  /** 24-bit class code: base << 16 | subclass << 8 | prog-if. */
+  readonly classCode: number;
+  readonly revision?: number;
+  /** INTx pin: 0 none, 1..4 INTA#..INTD#. Default 1 (INTA#). */
+  readonly interruptPin?: number;
+  /** Up to six BARs, indexed by BAR number; the slot after a mem64 BAR stays empty. */
+  readonly bars?: readonly (BarDefinition | undefined)[];
+  readonly rom?: RomDefinition;
+  /** Legacy VGA ranges (region 8): memory 0xa0000-0xbffff and I/O 0x3b0-0x3df. */
+  readonly vga?: RegionHandlers;
+  /** Device-specific regions, numbered from 9 in this order. */
+  readonly regions?: readonly DeviceRegionDefinition[];
+  /** PCI capabilities (MSI, MSI-X, PCIe, PM, vendor); MSI-X table/PBA are emulated. */
+  readonly capabilities?: readonly CapabilitySpec[];
+  /** PCIe extended capabilities (need a "pcie" capability). */
+  readonly extendedCapabilities?: readonly ExtCapabilitySpec[];
+  /** Offer the ERR interrupt index (AER notification). Default: when PCIe is declared. */
+  readonly errIrq?: boolean;
+  /** Offer the REQ interrupt index (ask the client to release the device). Default true. */
+  readonly reqIrq?: boolean;
+
+  /**
+   * Device reset (DEVICE_RESET, or a function-level reset through PCIe). The
+   * framework has already restored config space and torn down interrupts.
+   */
+  reset?(): void | Promise<void>;
+  /** The client changed PCI_COMMAND (memory/io decode, bus master, INTx disable). */
+  onCommandChange?(command: number, previous: number): void;
+  /** A client finished version negotiation. */
+  onAttach?(client: ClientInfo): void;
+  /** The client disconnected; its DMA windows and eventfds are already gone. */
+  onDetach?(): void;
+  onDmaMap?(window: DmaWindowInfo): void;
+  /** Called before the window is released; accesses to it fail from now on. */
+  onDmaUnmap?(window: DmaWindowInfo): void;
+}
+
+/** Interrupts, from the device's side. */
+export interface DeviceIrqs {
+  /** What the client enabled. */
+  readonly mode: "none" | "intx" | "msi" | "msix";
+  /**
+   * Raise an interrupt on whatever the client enabled: MSI-X or MSI vector `vector`, or
+   * (vector 0) an INTx pulse. Masked vectors become pending and are delivered on unmask.
+   */
+  trigger(vector?: number): IrqDelivery;
+  /** INTx as a level: asserted until deasserted (re-signalled on each unmask meanwhile). */
+  readonly intx: {
+    assert(): IrqDelivery;
+    deassert(): void;
+    readonly asserted: boolean;
+  };
+  /** Signal the ERR eventfd (AER: the client should check the device's error status). */
+  raiseError(): IrqDelivery;
+  /** Signal the REQ eventfd (the device wants the client to release it). */
+  requestRelease(): IrqDelivery;
+  /** True when MSI-X vector `vector` is masked (function mask, table or client). */
+  isMasked(vector: number): boolean;
+}
+
+/** DMA into the client's memory through the IOMMU windows it mapped. */
+export interface DeviceDma {
+  /**
+   * Copies `length` bytes from IOVA `iova`. Windows with an fd are read directly; the
+   * others through DMA_READ messages to the client. An access outside the mapped
+   * windows or against their permissions fails (IommuFaultError, EFAULT) and is
+   * counted in `faults`.
+   */
+  read(iova: bigint | number, length: number): Promise<Uint8Array>;
+  /** Copies `data` to IOVA `iova` (DMA_WRITE messages where the window has no fd). */
+  write(iova: bigint | number, data: Uint8Array): Promise<void>;
+  /**
+   * A zero-copy view of client memory: only inside one fd-backed window (else EINVAL)
+   * mapped writable by us. The view detaches (length 0) once the window is unmapped.
+   * `access` is checked against the window's permissions like any DMA.
+   */
+  view(iova: bigint | number, length: number, access?: "read" | "write" | "readwrite"): Uint8Array;
+  /** The current windows, in IOVA order. */
+  windows(): DmaWindowInfo[];
+  /** IOMMU faults since the device was created. */
+  readonly faults: number;
+}
+
+/** The device's own view of its config space. */
+export interface DeviceConfig {
+  readonly command: number;
+  readonly status: number;
+  /** PCI_COMMAND_MASTER: the client allows the device to DMA. */
+  readonly busMaster: boolean;
+  read(offset: number, size: 1 | 2 | 4): number;
+  /**
+   * A write by the device (the "hardware" side): only bits the framework does not
+   * virtualize change, e.g. error status bits or a vendor capability's payload.
+   */
+  write(offset: number, size: 1 | 2 | 4, value: number): void;
+}

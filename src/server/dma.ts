@@ -1,0 +1,337 @@
+import { fstatSync } from "node:fs";
+import { VfioError } from "../errors.js";
+import {
+  type DmaAccessKind,
+  type DmaWindow,
+  IommuDomain,
+  IommuFaultError,
+} from "../iommu/index.js";
+import { closeFd, mmap, munmap, PROT_READ, PROT_WRITE } from "../sys/index.js";
+import type { DeviceDma, DmaWindowInfo } from "./device.js";
+
+/** Client memory reached by messages (windows mapped without an fd). */
+export interface DmaRemote {
+  read(iova: bigint, count: number): Promise<Uint8Array>;
+  write(iova: bigint, data: Uint8Array): Promise<void>;
+  /** The client's max_data_xfer_size: the largest count one message may carry. */
+  readonly maxXfer: number;
+}
+
+/** How one window is backed: our mmap of the client's fd, or nothing (messages). */
+interface Backing {
+  readonly buffer: ArrayBuffer | null;
+  /** Offset of the window's first byte in `buffer` (the fd offset may not be page aligned). */
+  readonly delta: number;
+  readonly writable: boolean;
+}
+
+export interface DmaMapArgs {
+  readonly iova: bigint;
+  readonly size: bigint;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  /** Offset into `fd`; ignored without one. */
+  readonly offset: bigint;
+  /** The fd that came with DMA_MAP, if any. Always consumed (closed) by map(). */
+  readonly fd: number | undefined;
+}
+
+export interface DmaHooks {
+  onMap?(w: DmaWindowInfo): void;
+  onUnmap?(w: DmaWindowInfo): void;
+  onFault?(err: IommuFaultError): void;
+}
+
+const PAGE = 4096n;
+const PAGE_N = 4096;
+
+/**
+ * The device's DMA engine: the client's windows in an IOMMU domain (ordered, O(log n),
+ * type1 rules), each either mmapped from the fd the client passed or reached through
+ * DMA_READ/DMA_WRITE messages. Accesses pin the windows they use, so an unmap (or a
+ * disconnect) waits for them before releasing the memory, as the spec requires.
+ */
+export class DmaController implements DeviceDma {
+  #domain: IommuDomain<Backing> | null = null;
+  #remote: DmaRemote | null = null;
+  #retiredFaults = 0;
+  #unboundFaults = 0;
+  readonly #hooks: DmaHooks;
+
+  constructor(hooks: DmaHooks = {}) {
+    this.#hooks = hooks;
+  }
+
+  /** A client is connected: start an empty domain with its limits. */
+  attach(remote: DmaRemote, maxMappings: number, pgsizes: bigint): void {
+    if (this.#domain !== null) throw new VfioError("EBUSY", "DMA is already attached to a client");
+    this.#domain = new IommuDomain<Backing>({ memlockLimit: "infinity", maxMappings, pgsizes });
+    this.#remote = remote;
+  }
+
+  /** The client left: drop every window (waiting for in-flight accesses) and its remote. */
+  async detach(): Promise<void> {
+    const domain = this.#domain;
+    if (domain === null) return;
+    this.#remote = null;
+    await this.#release(domain.unmapAll().windows);
+    this.#retiredFaults += domain.faults;
+    this.#domain = null;
+  }
+
+  get attached(): boolean {
+    return this.#domain !== null;
+  }
+
+  get faults(): number {
+    return this.#retiredFaults + this.#unboundFaults + (this.#domain?.faults ?? 0);
+  }
+
+  get count(): number {
+    return this.#domain?.count ?? 0;
+  }
+
+  /** DMA_MAP. Validation errors (EINVAL, EEXIST, ENOSPC) leave nothing behind. */
+  map(a: DmaMapArgs): DmaWindowInfo {
+    try {
+      const domain = this.#need();
+      if (!a.readable && !a.writable) {
+        throw new VfioError("EINVAL", "DMA_MAP: neither read nor write permission");
+      }
+      const backing = a.fd === undefined ? remoteBacking : mapFd(a);
+      let window: DmaWindow<Backing>;
+      try {
+        window = domain.map(a.iova, a.size, { read: a.readable, write: a.writable }, backing);
+      } catch (err) {
+        if (backing.buffer) munmap(backing.buffer);
+        throw err;
+      }
+      const info = windowInfo(window);
+      this.#hooks.onMap?.(info);
+      return info;
+    } finally {
+      if (a.fd !== undefined) closeQuietly(a.fd);
+    }
+  }
+
+  /** DMA_UNMAP of exactly one earlier mapping; resolves once its memory is released. */
+  async unmap(iova: bigint, size: bigint): Promise<DmaWindowInfo> {
+    const w = this.#need().unmapExact(iova, size);
+    await this.#release([w]);
+    return windowInfo(w);
+  }
+
+  /** DMA_UNMAP with VFIO_DMA_UNMAP_FLAG_ALL. */
+  async unmapAll(): Promise<void> {
+    await this.#release(this.#need().unmapAll().windows);
+  }
+
+  windows(): DmaWindowInfo[] {
+    return this.#domain ? Array.from(this.#domain.windows(), windowInfo) : [];
+  }
+
+  async read(iova: bigint | number, length: number): Promise<Uint8Array> {
+    const start = toIova(iova);
+    checkLength(length);
+    const access = this.#acquire(start, length, "read");
+    try {
+      const out = new Uint8Array(length);
+      for (const s of access.segments) {
+        const at = Number(s.iova - start);
+        const len = Number(s.length);
+        const b = s.window.value;
+        if (b.buffer !== null) {
+          out.set(new Uint8Array(b.buffer, b.delta + Number(s.offset), len), at);
+        } else {
+          await this.#remoteRead(s.iova, out.subarray(at, at + len));
+        }
+      }
+      return out;
+    } finally {
+      access.release();
+    }
+  }
+
+  async write(iova: bigint | number, data: Uint8Array): Promise<void> {
+    const start = toIova(iova);
+    checkLength(data.byteLength);
+    const access = this.#acquire(start, data.byteLength, "write");
+    try {
+      for (const s of access.segments) {
+        const at = Number(s.iova - start);
+        const part = data.subarray(at, at + Number(s.length));
+        const b = s.window.value;
+        if (b.buffer !== null)
+          new Uint8Array(b.buffer, b.delta + Number(s.offset), part.byteLength).set(part);
+        else await this.#remoteWrite(s.iova, part);
+      }
+    } finally {
+      access.release();
+    }
+  }
+
+  view(
+    iova: bigint | number,
+    length: number,
+    access: "read" | "write" | "readwrite" = "readwrite",
+  ): Uint8Array {
+    const start = toIova(iova);
+    checkLength(length);
+    const kinds: DmaAccessKind[] = access === "readwrite" ? ["read", "write"] : [access];
+    let segs = this.#translate(start, length, kinds[0]!);
+    if (kinds.length > 1) segs = this.#translate(start, length, kinds[1]!);
+    const s = segs[0]!;
+    const b = s.window.value;
+    if (segs.length !== 1) {
+      throw new VfioError(
+        "EINVAL",
+        `DMA view at 0x${start.toString(16)} spans ${segs.length} windows`,
+      );
+    }
+    if (b.buffer === null) {
+      throw new VfioError(
+        "EINVAL",
+        `DMA view at 0x${start.toString(16)}: the window has no fd (use dma.read/dma.write)`,
+      );
+    }
+    if (!b.writable) {
+      // A JS write into a PROT_READ mapping would crash the process, so no view at all.
+      throw new VfioError(
+        "EACCES",
+        `DMA view at 0x${start.toString(16)}: the client's fd is read-only`,
+      );
+    }
+    return new Uint8Array(b.buffer, b.delta + Number(s.offset), length);
+  }
+
+  #need(): IommuDomain<Backing> {
+    if (this.#domain === null) throw new VfioError("ENOTCONN", "no client is connected");
+    return this.#domain;
+  }
+
+  #translate(iova: bigint, length: number, kind: DmaAccessKind) {
+    return this.#faulting(iova, length, kind, (d) => d.translate(iova, BigInt(length), kind));
+  }
+
+  #acquire(iova: bigint, length: number, kind: DmaAccessKind) {
+    return this.#faulting(iova, length, kind, (d) => d.acquire(iova, BigInt(length), kind));
+  }
+
+  /** Runs a translation, reporting IOMMU faults (with no client, every access faults). */
+  #faulting<T>(
+    iova: bigint,
+    length: number,
+    kind: DmaAccessKind,
+    f: (d: IommuDomain<Backing>) => T,
+  ): T {
+    try {
+      if (this.#domain === null) {
+        this.#unboundFaults++;
+        throw new IommuFaultError(iova, BigInt(length), kind, iova, "unmapped");
+      }
+      return f(this.#domain);
+    } catch (err) {
+      if (err instanceof IommuFaultError) this.#hooks.onFault?.(err);
+      throw err;
+    }
+  }
+
+  async #remoteRead(iova: bigint, into: Uint8Array): Promise<void> {
+    const remote = this.#remoteOrFail();
+    for (let done = 0; done < into.byteLength; ) {
+      const n = Math.min(remote.maxXfer, into.byteLength - done);
+      const data = await remote.read(iova + BigInt(done), n);
+      if (data.byteLength !== n) {
+        throw new VfioError(
+          "EIO",
+          `DMA_READ at 0x${(iova + BigInt(done)).toString(16)}: client returned ${data.byteLength} of ${n} bytes`,
+        );
+      }
+      into.set(data, done);
+      done += n;
+    }
+  }
+
+  async #remoteWrite(iova: bigint, data: Uint8Array): Promise<void> {
+    const remote = this.#remoteOrFail();
+    for (let done = 0; done < data.byteLength; ) {
+      const n = Math.min(remote.maxXfer, data.byteLength - done);
+      await remote.write(iova + BigInt(done), data.subarray(done, done + n));
+      done += n;
+    }
+  }
+
+  #remoteOrFail(): DmaRemote {
+    if (this.#remote === null)
+      throw new VfioError("ENOTCONN", "the client disconnected during DMA");
+    return this.#remote;
+  }
+
+  async #release(windows: readonly DmaWindow<Backing>[]): Promise<void> {
+    for (const w of windows) this.#hooks.onUnmap?.(windowInfo(w));
+    await Promise.all(windows.map((w) => w.whenIdle()));
+    for (const w of windows) if (w.value.buffer) munmap(w.value.buffer);
+  }
+}
+
+const remoteBacking: Backing = Object.freeze({ buffer: null, delta: 0, writable: false });
+
+function mapFd(a: DmaMapArgs): Backing {
+  if (a.size > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new VfioError(
+      "EINVAL",
+      `DMA_MAP: a window of 0x${a.size.toString(16)} bytes is too large to mmap`,
+    );
+  }
+  // Touching a shared mapping past the end of its file raises SIGBUS, which would kill
+  // the server: a window must lie inside the file the client passed. (A client that
+  // shrinks the file later can still do that; only sealing would prevent it.)
+  const st = fstatSync(a.fd!, { bigint: true });
+  if (st.isFile() && a.offset + a.size > st.size) {
+    throw new VfioError(
+      "EINVAL",
+      `DMA_MAP: window [0x${a.offset.toString(16)}, +0x${a.size.toString(16)}) runs past the ${st.size}-byte file`,
+    );
+  }
+  const aligned = (a.offset / PAGE) * PAGE;
+  const delta = Number(a.offset - aligned);
+  const length = Math.ceil((Number(a.size) + delta) / PAGE_N) * PAGE_N;
+  try {
+    return { buffer: mmap(a.fd!, aligned, length, PROT_READ | PROT_WRITE), delta, writable: true };
+  } catch (err) {
+    // A read-only fd is fine for a window the device may only read.
+    if ((err as { code?: string }).code !== "EACCES" || a.writable) throw err;
+    return { buffer: mmap(a.fd!, aligned, length, PROT_READ), delta, writable: false };
+  }
+}
+
+function windowInfo(w: DmaWindow<Backing>): DmaWindowInfo {
+  return {
+    iova: w.iova,
+    size: w.size,
+    readable: w.perms.read,
+    writable: w.perms.write,
+    mapped: w.value.buffer !== null,
+  };
+}
+
+function toIova(v: bigint | number): bigint {
+  if (typeof v === "number") {
+    if (!Number.isSafeInteger(v) || v < 0) throw new VfioError("EINVAL", `bad IOVA ${v}`);
+    return BigInt(v);
+  }
+  if (typeof v !== "bigint" || v < 0n) throw new VfioError("EINVAL", `bad IOVA ${String(v)}`);
+  return v;
+}
+
+function checkLength(n: number): void {
+  if (!Number.isSafeInteger(n) || n <= 0) throw new VfioError("EINVAL", `bad DMA length ${n}`);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeFd(fd);
+  } catch {
+    // Already closed or invalid: nothing to release.
+  }
+}

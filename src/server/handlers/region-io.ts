@@ -1,0 +1,101 @@
+import { VfioError } from "../../errors.js";
+import {
+  Command,
+  encodeReply,
+  type RegionReadRequest,
+  type RegionWriteMultiRequest,
+  type RegionWriteRequest,
+} from "../../protocol/index.js";
+import type { Region } from "../regions/region.js";
+import { type HandlerContext, type Reply, showData } from "./context.js";
+
+/** Region lookup plus the checks every access passes: index, flags, size, bounds. */
+function accessTarget(
+  ctx: HandlerContext,
+  index: number,
+  offset: bigint,
+  count: number,
+  op: "read" | "write",
+): Region {
+  const region = ctx.core.region(index);
+  if (region === undefined) {
+    throw new VfioError(
+      "EINVAL",
+      `region ${index} does not exist (${ctx.core.regions.length} regions)`,
+    );
+  }
+  if (region.size === 0) throw new VfioError("EINVAL", `${region.name} is not implemented`);
+  if (op === "read" ? !region.readable : !region.writable) {
+    throw new VfioError(
+      "EINVAL",
+      `${region.name} is not ${op === "read" ? "readable" : "writable"}`,
+    );
+  }
+  if (count === 0) throw new VfioError("EINVAL", `${region.name}: ${op} of 0 bytes`);
+  if (offset + BigInt(count) > BigInt(region.size)) {
+    throw new VfioError(
+      "EINVAL",
+      `${region.name}: ${op} of ${count} bytes at 0x${offset.toString(16)} is outside its ${region.size} bytes`,
+    );
+  }
+  return region;
+}
+
+export async function regionRead(ctx: HandlerContext, req: RegionReadRequest): Promise<Reply> {
+  const region = accessTarget(ctx, req.region, req.offset, req.count, "read");
+  const data = await region.read(Number(req.offset), req.count);
+  if (ctx.verbose) {
+    ctx.log.debug(
+      `read  ${region.name} +0x${req.offset.toString(16)} [${req.count}] -> ${showData(data)}`,
+    );
+  }
+  return {
+    body: encodeReply(Command.VFIO_USER_REGION_READ, {
+      offset: req.offset,
+      region: req.region,
+      data,
+    }),
+  };
+}
+
+async function writeOne(ctx: HandlerContext, index: number, offset: bigint, data: Uint8Array) {
+  const region = accessTarget(ctx, index, offset, data.byteLength, "write");
+  if (ctx.verbose) {
+    ctx.log.debug(
+      `write ${region.name} +0x${offset.toString(16)} [${data.byteLength}] <- ${showData(data)}`,
+    );
+  }
+  await region.write(Number(offset), data);
+}
+
+export async function regionWrite(ctx: HandlerContext, req: RegionWriteRequest): Promise<Reply> {
+  await writeOne(ctx, req.region, req.offset, req.data);
+  return {
+    body: encodeReply(Command.VFIO_USER_REGION_WRITE, {
+      offset: req.offset,
+      region: req.region,
+      count: req.data.byteLength,
+    }),
+  };
+}
+
+/**
+ * REGION_WRITE_MULTI: the writes in order, as if sent one by one. The first failure
+ * stops the batch and its errno is the reply (the writes before it took effect).
+ */
+export async function regionWriteMulti(
+  ctx: HandlerContext,
+  req: RegionWriteMultiRequest,
+): Promise<Reply> {
+  let done = 0;
+  for (const w of req.writes) {
+    try {
+      await writeOne(ctx, w.region, w.offset, w.data);
+    } catch (err) {
+      ctx.log.debug(`WRITE_MULTI stopped after ${done} of ${req.writes.length} writes`);
+      throw err;
+    }
+    done++;
+  }
+  return { body: encodeReply(Command.VFIO_USER_REGION_WRITE_MULTI, { wrCnt: done }) };
+}

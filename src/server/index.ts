@@ -1,0 +1,25 @@
+/**
+ * The vfio-user server and the device SDK: declare a PCI device (identity, BARs,
+ * capabilities, callbacks) with createDevice(), serve it with VfioUserServer.
+ */
+export type {
+  BarDefinition,
+  ClientInfo,
+  DeviceConfig,
+  DeviceDefinition,
+  DeviceDma,
+  DeviceIrqs,
+  DeviceRegionDefinition,
+  DmaWindowInfo,
+  MmapArea,
+  ReadResult,
+  RegionHandlers,
+  RomDefinition,
+} from "./device.js";
+export { type IrqCapabilities, IrqController } from "./irqs/irq-controller.js";
+export type { IrqDelivery } from "./irqs/notifier.js";
+export { debuglogLogger, type Logger, silentLogger } from "./logger.js";
+export { MsixTable, PCI_MSIX_ENTRY_SIZE } from "./msix-table.js";
+export { createDevice, PciDevice, type RegionHandle } from "./pci-device.js";
+export { DeviceHandlerError, leValue } from "./regions/handler-call.js";
+export { VfioUserServer, type VfioUserServerEvents, type VfioUserServerOptions } from "./server.js";

@@ -1,0 +1,126 @@
+import { VfioError } from "../errors.js";
+import { PCI_STATUS } from "../pci/index.js";
+import type { DeviceConfig, DeviceDefinition, DeviceDma, DeviceIrqs } from "./device.js";
+import { DeviceCore } from "./device-core.js";
+import { eventFdWrapper } from "./irqs/eventfd-wrapper.js";
+
+const cores = new WeakMap<PciDevice, DeviceCore>();
+
+/** A BAR or device-specific region as the device sees it. */
+export interface RegionHandle {
+  readonly size: number;
+  /** The shared memory behind an mmap-backed region (what the client maps). */
+  readonly memory: Uint8Array | undefined;
+}
+
+/**
+ * A device built from a DeviceDefinition, ready to be served by VfioUserServer. Its
+ * `irq`, `dma` and `config` accessors are what handlers use to act like hardware.
+ */
+export class PciDevice {
+  readonly name: string;
+  readonly irq: DeviceIrqs;
+  readonly dma: DeviceDma;
+  readonly config: DeviceConfig;
+
+  /** Use createDevice(). */
+  constructor(def: DeviceDefinition) {
+    const core: DeviceCore = new DeviceCore(
+      def,
+      eventFdWrapper((err) =>
+        core.log.warn(`eventfd signal failed: ${(err as Error)?.message ?? err}`),
+      ),
+    );
+    cores.set(this, core);
+    this.name = core.name;
+    this.irq = irqFacade(core);
+    this.dma = core.dma;
+    this.config = configFacade(core);
+  }
+
+  /** BAR `index` (0..5). Throws EINVAL for an unimplemented BAR. */
+  bar(index: number): RegionHandle {
+    const r = deviceCore(this).region(index);
+    if (index > 5 || !r || r.size === 0)
+      throw new VfioError("EINVAL", `BAR${index} is not implemented`);
+    return { size: r.size, memory: deviceCore(this).barMemory(index)?.bytes };
+  }
+
+  /** Device-specific region `index` (>= 9). */
+  region(index: number): RegionHandle {
+    const r = deviceCore(this).region(index);
+    if (index < 9 || !r)
+      throw new VfioError("EINVAL", `region ${index} is not a device-specific region`);
+    return { size: r.size, memory: deviceCore(this).regionMemory(index)?.bytes };
+  }
+
+  /** True while a client is connected (DMA windows exist only then). */
+  get connected(): boolean {
+    return deviceCore(this).dma.attached;
+  }
+
+  /** Releases the shared memory. Only once no server serves the device any more. */
+  close(): void {
+    deviceCore(this).close();
+  }
+}
+
+/** Builds a device. Throws VfioError EINVAL/ENOSPC when the definition is invalid. */
+export function createDevice(def: DeviceDefinition): PciDevice {
+  return new PciDevice(def);
+}
+
+/** The framework side of a device (not part of the public API). */
+export function deviceCore(device: PciDevice): DeviceCore {
+  const core = cores.get(device);
+  if (!core) throw new VfioError("EINVAL", "not a device made by createDevice()");
+  return core;
+}
+
+function irqFacade(core: DeviceCore): DeviceIrqs {
+  const irqs = core.irqs;
+  return {
+    get mode() {
+      return irqs.mode;
+    },
+    trigger: (vector = 0) => irqs.trigger(vector),
+    intx: {
+      assert: () => irqs.intx.setLevel(true),
+      deassert: () => {
+        irqs.intx.setLevel(false);
+      },
+      get asserted() {
+        return irqs.intx.asserted;
+      },
+    },
+    raiseError: () => irqs.raiseErr(),
+    requestRelease: () => irqs.raiseReq(),
+    isMasked: (vector) => irqs.isMsixMasked(vector),
+  };
+}
+
+function configFacade(core: DeviceCore): DeviceConfig {
+  const cfg = core.config;
+  return {
+    get command() {
+      return cfg.command;
+    },
+    get status() {
+      return cfg.readU16(PCI_STATUS);
+    },
+    get busMaster() {
+      return cfg.busMasterEnabled;
+    },
+    read: (offset, size) => {
+      const b = cfg.read(offset, size);
+      let v = 0;
+      for (let i = size - 1; i >= 0; i--) v = v * 256 + b[i]!;
+      return v;
+    },
+    write: (offset, size, value) => {
+      const b = new Uint8Array(size);
+      for (let i = 0; i < size; i++) b[i] = Math.floor(value / 256 ** i) & 0xff;
+      cfg.deviceWrite(offset, b);
+    },
+  };
+}

@@ -1,0 +1,134 @@
+import { VfioError } from "../../errors.js";
+import type { DeviceRegionDefinition, RegionHandlers, RomDefinition } from "../device.js";
+import { checkDecode, type DecodeState } from "../mmio-gate.js";
+import { callRead, callWrite } from "./handler-call.js";
+import type { Region, RegionMmap, RegionTypeCap } from "./region.js";
+import type { SharedMemory } from "./shared-memory.js";
+
+function outside(name: string, offset: number, size: number, limit: number): VfioError {
+  return new VfioError(
+    "EINVAL",
+    `${name}: access of ${size} bytes at 0x${offset.toString(16)} is outside its ${limit} bytes`,
+  );
+}
+
+/** The expansion ROM (region 6): read-only, decoded only while PCI_COMMAND_MEMORY is set. */
+export class RomRegion implements Region {
+  readonly index = 6;
+  readonly name = "ROM";
+  readonly size: number;
+  readonly readable = true;
+  readonly writable = false;
+  readonly mmap = undefined;
+  readonly typeCap = undefined;
+  readonly #def: RomDefinition;
+  readonly #decode: () => DecodeState;
+
+  constructor(def: RomDefinition, size: number, decode: () => DecodeState) {
+    this.#def = def;
+    this.size = size;
+    this.#decode = decode;
+  }
+
+  async read(offset: number, size: number): Promise<Uint8Array> {
+    if (offset + size > this.size) throw outside(this.name, offset, size, this.size);
+    checkDecode(this.#decode(), "memory", `ROM read of ${size} bytes at 0x${offset.toString(16)}`);
+    if (this.#def.read) return callRead({ read: this.#def.read }, offset, size, "ROM read");
+    const out = new Uint8Array(size);
+    const data = this.#def.data;
+    if (data && offset < data.byteLength) out.set(data.subarray(offset, offset + size));
+    return out;
+  }
+
+  write(): void {
+    throw new VfioError("EINVAL", "the ROM is read-only");
+  }
+}
+
+/** Legacy VGA ranges, at their bus addresses inside region 8. */
+const VGA_RANGES = [
+  { start: 0xa0000, end: 0xc0000, space: "memory" as const },
+  { start: 0x3b0, end: 0x3bc, space: "io" as const },
+  { start: 0x3c0, end: 0x3e0, space: "io" as const },
+];
+export const VGA_REGION_SIZE = 0xc0000;
+
+/** The VGA region (8): memory and I/O ranges gated by their own decode bits. */
+export class VgaRegion implements Region {
+  readonly index = 8;
+  readonly name = "VGA";
+  readonly size = VGA_REGION_SIZE;
+  readonly readable = true;
+  readonly writable = true;
+  readonly mmap = undefined;
+  readonly typeCap = undefined;
+  readonly #handlers: RegionHandlers;
+  readonly #decode: () => DecodeState;
+
+  constructor(handlers: RegionHandlers, decode: () => DecodeState) {
+    this.#handlers = handlers;
+    this.#decode = decode;
+  }
+
+  async read(offset: number, size: number): Promise<Uint8Array> {
+    this.#check(offset, size, "read");
+    return callRead(this.#handlers, offset, size, `VGA read at 0x${offset.toString(16)}`);
+  }
+
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    this.#check(offset, data.byteLength, "write");
+    return callWrite(this.#handlers, offset, data, `VGA write at 0x${offset.toString(16)}`);
+  }
+
+  #check(offset: number, size: number, op: string): void {
+    const r = VGA_RANGES.find((x) => offset >= x.start && offset + size <= x.end);
+    if (r === undefined) {
+      throw new VfioError(
+        "EINVAL",
+        `VGA ${op} of ${size} bytes at 0x${offset.toString(16)} is not inside one legacy VGA range`,
+      );
+    }
+    checkDecode(this.#decode(), r.space, `VGA ${op} at 0x${offset.toString(16)}`);
+  }
+}
+
+/** A device-specific region (index >= 9), never gated by the command register. */
+export class DeviceSpecificRegion implements Region {
+  readonly index: number;
+  readonly name: string;
+  readonly size: number;
+  readonly readable: boolean;
+  readonly writable: boolean;
+  readonly mmap: RegionMmap | undefined;
+  readonly typeCap: RegionTypeCap;
+  readonly #def: DeviceRegionDefinition;
+  readonly #memory: SharedMemory | undefined;
+
+  constructor(index: number, def: DeviceRegionDefinition, size: number, memory?: SharedMemory) {
+    this.index = index;
+    this.name = `region ${index}`;
+    this.size = size;
+    this.readable = def.readable ?? true;
+    this.writable = def.writable ?? true;
+    this.typeCap = { type: def.type, subtype: def.subtype };
+    this.#def = def;
+    this.#memory = memory;
+    this.mmap = memory ? { fd: memory.fd, sparse: undefined } : undefined;
+  }
+
+  async read(offset: number, size: number): Promise<Uint8Array> {
+    if (offset + size > this.size) throw outside(this.name, offset, size, this.size);
+    if (this.#memory && !this.#def.read) return this.#memory.bytes.slice(offset, offset + size);
+    return callRead(this.#def, offset, size, `${this.name} read at 0x${offset.toString(16)}`);
+  }
+
+  async write(offset: number, data: Uint8Array): Promise<void> {
+    if (offset + data.byteLength > this.size)
+      throw outside(this.name, offset, data.byteLength, this.size);
+    if (this.#memory && !this.#def.write) {
+      this.#memory.bytes.set(data, offset);
+      return;
+    }
+    return callWrite(this.#def, offset, data, `${this.name} write at 0x${offset.toString(16)}`);
+  }
+}

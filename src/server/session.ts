@@ -1,0 +1,349 @@
+import { errnoName, errnoOf, VfioError } from "../errors.js";
+import {
+  Command,
+  type DecodedRequest,
+  type DmaRwLayout,
+  decodeFrame,
+  decodeReply,
+  encodeReply,
+  encodeRequest,
+  HEADER_SIZE,
+  negotiateVersion,
+  type Session,
+  type VersionMessage,
+  type VersionPolicy,
+  VFIO_USER_F_NO_REPLY,
+} from "../protocol/index.js";
+import { socketPair } from "../sys/index.js";
+import type { StreamSocket } from "../sys/types.js";
+import { type Connection, DEFAULT_MAX_MESSAGE_SIZE, type Frame } from "../transport/index.js";
+import { closeWhenFlushed } from "./close-flushed.js";
+import type { ClientInfo } from "./device.js";
+import type { DeviceCore } from "./device-core.js";
+import type { DmaRemote } from "./dma.js";
+import type { HandlerContext, Reply } from "./handlers/context.js";
+import { dmaMap, dmaUnmap } from "./handlers/dma.js";
+import { deviceInfo, irqInfo, regionInfo, regionIoFds } from "./handlers/info.js";
+import { setIrqs } from "./handlers/irqs.js";
+import { regionRead, regionWrite, regionWriteMulti } from "./handlers/region-io.js";
+import { closeAll } from "./irqs/eventfd-wrapper.js";
+import type { Logger } from "./logger.js";
+import { normalizeRequest } from "./peer-quirks.js";
+import { DeviceHandlerError } from "./regions/handler-call.js";
+
+/** ENOTTY: what the kernel answers for a VFIO feature it does not have. */
+const ENOTTY = 25;
+
+export interface SessionConfig {
+  readonly core: DeviceCore;
+  readonly log: Logger;
+  readonly verbose: boolean;
+  readonly policy: VersionPolicy;
+  readonly dmaRwLayout: DmaRwLayout;
+  /** Most fds we accept with one message once negotiated. */
+  readonly maxMsgFds: number;
+}
+
+/**
+ * One client connection: version negotiation, then its commands, processed strictly
+ * in arrival order (the spec's rule; async device handlers included). When the
+ * connection ends, everything the client set up goes: its DMA windows are unmapped,
+ * its eventfds closed; the device state stays for the next client.
+ */
+export class ClientSession {
+  readonly peer: string;
+  readonly #cfg: SessionConfig;
+  readonly #conn: Connection;
+  readonly #socket: StreamSocket;
+  #negotiated: Session | undefined;
+  #queue: Frame[] = [];
+  #running = false;
+  #ended = false;
+  readonly #done: Promise<void>;
+  #resolveDone!: () => void;
+
+  /**
+   * Takes over `conn` (whose `socket` it reads credentials from); `early` are frames
+   * that arrived before the session existed, processed first.
+   */
+  constructor(
+    conn: Connection,
+    socket: StreamSocket,
+    cfg: SessionConfig,
+    early: readonly Frame[] = [],
+  ) {
+    this.#cfg = cfg;
+    this.#socket = socket;
+    this.peer = describePeer(socket);
+    this.#done = new Promise((r) => {
+      this.#resolveDone = r;
+    });
+    this.#conn = conn;
+    for (const f of early) this.#enqueue(f);
+    this.#conn.onRequest((frame) => this.#enqueue(frame));
+    if (conn.closed) void this.#teardown(conn.closeError);
+    else this.#conn.on("close", (err) => void this.#teardown(err));
+  }
+
+  /** Resolves once the client is gone and its resources are released. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** True once the connection ended (teardown may still be running). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  get negotiated(): Session | undefined {
+    return this.#negotiated;
+  }
+
+  /** Disconnect the client (server shutdown); resolves after teardown. */
+  close(): Promise<void> {
+    this.#conn.close();
+    return this.#done;
+  }
+
+  #enqueue(frame: Frame): void {
+    if (this.#ended) {
+      closeAll(frame.fds);
+      return;
+    }
+    this.#queue.push(frame);
+    if (!this.#running) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#queue.length > 0 && !this.#ended) await this.#handle(this.#queue.shift()!);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #handle(frame: Frame): Promise<void> {
+    const fds = frame.fds.slice();
+    let taken = false;
+    const ctx: HandlerContext = {
+      core: this.#cfg.core,
+      log: this.#cfg.log,
+      verbose: this.#cfg.verbose,
+      negotiated: this.#negotiated,
+      fds,
+      takeFds: () => {
+        taken = true;
+        return fds;
+      },
+    };
+    const name = commandLabel(frame.header.command);
+    try {
+      const { header, body } = normalizeRequest(frame);
+      const msg = decodeFrame(header, body, fds.length, {
+        maxDataXferSize: this.#negotiated?.maxDataXferSize,
+        dmaRwLayout: this.#cfg.dmaRwLayout,
+      }) as DecodedRequest;
+      const reply = await this.#dispatch(msg, ctx);
+      this.#conn.reply(frame, reply.body, {
+        fds: reply.fds,
+        closeFdsAfterSend: reply.closeFdsAfterSend,
+      });
+    } catch (err) {
+      this.#replyError(frame, name, err);
+    } finally {
+      if (!taken) closeAll(fds);
+    }
+  }
+
+  #replyError(frame: Frame, name: string, err: unknown): void {
+    const errno = err instanceof VfioError ? err.errno : errnoOf(err);
+    const noReply = (frame.header.flags & VFIO_USER_F_NO_REPLY) !== 0;
+    const text = `${name} (id ${frame.header.id}) failed with ${errnoName(errno)}: ${(err as Error)?.message ?? err}`;
+    if (!(err instanceof VfioError)) {
+      this.#cfg.log.error(`${this.peer}: ${text}\n${(err as Error)?.stack ?? ""}`);
+    } else if (err instanceof DeviceHandlerError) {
+      // A device bug, not a client mistake: say so where the device author looks.
+      const cause = err.cause as Error | undefined;
+      this.#cfg.log.warn(`${this.peer}: ${text}${cause?.stack ? `\n${cause.stack}` : ""}`);
+    } else if (noReply) this.#cfg.log.warn(`${this.peer}: ${text} (no reply requested)`);
+    else this.#cfg.log.debug(`${this.peer}: ${text}`);
+    this.#conn.replyError(frame, errno);
+  }
+
+  /** Runs the command's handler; throws a VfioError for an error reply. */
+  async #dispatch(msg: DecodedRequest, ctx: HandlerContext): Promise<Reply> {
+    if (msg.command === Command.VFIO_USER_VERSION) return this.#version(msg.body, ctx);
+    if (this.#negotiated === undefined) {
+      throw new VfioError("EINVAL", `${commandLabel(msg.command)} before VERSION negotiation`);
+    }
+    switch (msg.command) {
+      case Command.VFIO_USER_DMA_MAP:
+        return dmaMap(ctx, msg.body);
+      case Command.VFIO_USER_DMA_UNMAP:
+        return dmaUnmap(ctx, msg.body);
+      case Command.VFIO_USER_DEVICE_GET_INFO:
+        return deviceInfo(ctx, msg.body);
+      case Command.VFIO_USER_DEVICE_GET_REGION_INFO:
+        return regionInfo(ctx, msg.body);
+      case Command.VFIO_USER_DEVICE_GET_REGION_IO_FDS:
+        return regionIoFds(ctx, msg.body);
+      case Command.VFIO_USER_DEVICE_GET_IRQ_INFO:
+        return irqInfo(ctx, msg.body);
+      case Command.VFIO_USER_DEVICE_SET_IRQS:
+        return setIrqs(ctx, msg.body);
+      case Command.VFIO_USER_REGION_READ:
+        return regionRead(ctx, msg.body);
+      case Command.VFIO_USER_REGION_WRITE:
+        return regionWrite(ctx, msg.body);
+      case Command.VFIO_USER_REGION_WRITE_MULTI:
+        return regionWriteMulti(ctx, msg.body);
+      case Command.VFIO_USER_DEVICE_RESET:
+        await ctx.core.reset();
+        return {};
+      case Command.VFIO_USER_DMA_READ:
+      case Command.VFIO_USER_DMA_WRITE:
+        throw new VfioError("EINVAL", `${commandLabel(msg.command)} goes from server to client`);
+      case Command.VFIO_USER_DEVICE_FEATURE:
+        throw new VfioError(ENOTTY, "device features (migration, DMA logging) are not supported");
+      default:
+        throw new VfioError(
+          "EOPNOTSUPP",
+          `${commandLabel(msg.command)}: migration is not supported`,
+        );
+    }
+  }
+
+  #version(proposal: VersionMessage, ctx: HandlerContext): Reply {
+    if (this.#negotiated !== undefined)
+      throw new VfioError("EINVAL", "VERSION was already negotiated");
+    const n = negotiateVersion(this.#cfg.policy, proposal, ctx.fds.length);
+    if (!n.ok) {
+      // The spec has the server close when it cannot serve the proposed version.
+      this.#cfg.log.warn(`${this.peer}: version negotiation failed: ${n.reason}`);
+      closeWhenFlushed(this.#conn);
+      throw new VfioError(n.errno, n.reason);
+    }
+    const session = n.session;
+    let fds: number[] | undefined;
+    if (session.twinSocket) {
+      const [ours, theirs] = socketPair();
+      this.#conn.attachTwin(ours, "server");
+      fds = [theirs.detach()];
+    }
+    this.#negotiated = session;
+    this.#conn.setLimits({
+      maxMessageSize: Math.max(
+        DEFAULT_MAX_MESSAGE_SIZE,
+        HEADER_SIZE + 64 + session.maxDataXferSize,
+      ),
+      maxFds: this.#cfg.maxMsgFds,
+    });
+    const core = this.#cfg.core;
+    core.dma.attach(this.#remote(session), session.maxDmaMaps, session.pgsizes);
+    const info: ClientInfo = {
+      ...peerIds(this.#socket),
+      minor: session.minor,
+      maxDataXferSize: session.maxDataXferSize,
+      twinSocket: session.twinSocket,
+    };
+    this.#cfg.log.info(
+      `${this.peer}: negotiated vfio-user ${session.major}.${session.minor} ` +
+        `(max_data_xfer_size ${session.maxDataXferSize}, max_dma_maps ${session.maxDmaMaps}, ` +
+        `write_multiple ${session.writeMultiple}, twin_socket ${session.twinSocket})`,
+    );
+    try {
+      core.def.onAttach?.(info);
+    } catch (err) {
+      this.#cfg.log.warn(`${core.name}: onAttach threw: ${(err as Error)?.message ?? err}`);
+    }
+    return {
+      body: encodeReply(Command.VFIO_USER_VERSION, n.reply),
+      fds,
+      closeFdsAfterSend: fds !== undefined,
+    };
+  }
+
+  /** DMA_READ / DMA_WRITE to the client, for windows mapped without an fd. */
+  #remote(session: Session): DmaRemote {
+    const layout = this.#cfg.dmaRwLayout;
+    const conn = this.#conn;
+    return {
+      maxXfer: session.maxDataXferSize,
+      async read(iova, count) {
+        const f = await conn.request(
+          Command.VFIO_USER_DMA_READ,
+          encodeRequest(
+            Command.VFIO_USER_DMA_READ,
+            { address: iova, count },
+            { dmaRwLayout: layout },
+          ),
+        );
+        closeAll(f.fds);
+        const r = decodeReply(Command.VFIO_USER_DMA_READ, f.body, {
+          numFds: f.fds.length,
+          dmaRwLayout: layout,
+        });
+        if (r.address !== iova || r.data.byteLength !== count) {
+          throw new VfioError(
+            "EIO",
+            `DMA_READ reply for 0x${iova.toString(16)}+${count} describes 0x${r.address.toString(16)}+${r.data.byteLength}`,
+          );
+        }
+        return r.data;
+      },
+      async write(iova, data) {
+        const f = await conn.request(
+          Command.VFIO_USER_DMA_WRITE,
+          encodeRequest(
+            Command.VFIO_USER_DMA_WRITE,
+            { address: iova, data },
+            { dmaRwLayout: layout },
+          ),
+        );
+        closeAll(f.fds);
+      },
+    };
+  }
+
+  async #teardown(err: VfioError | undefined): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const f of this.#queue) closeAll(f.fds);
+    this.#queue = [];
+    const core = this.#cfg.core;
+    this.#cfg.log.info(`${this.peer}: disconnected${err ? ` (${err.message})` : ""}`);
+    try {
+      core.irqs.detachClient();
+      await core.dma.detach();
+      if (this.#negotiated !== undefined) core.def.onDetach?.();
+    } catch (e) {
+      this.#cfg.log.error(`${this.peer}: cleanup failed: ${(e as Error)?.message ?? e}`);
+    } finally {
+      this.#resolveDone();
+    }
+  }
+}
+
+function commandLabel(command: number): string {
+  const name = Object.entries(Command).find(([, v]) => v === command)?.[0];
+  return name ? name.replace("VFIO_USER_", "") : `command ${command}`;
+}
+
+interface Credentialed {
+  peerCredentials?(): { pid: number; uid: number };
+}
+
+function peerIds(socket: StreamSocket): { pid?: number; uid?: number } {
+  try {
+    const c = (socket as StreamSocket & Credentialed).peerCredentials?.();
+    return c ? { pid: c.pid, uid: c.uid } : {};
+  } catch {
+    return {};
+  }
+}
+
+function describePeer(socket: StreamSocket): string {
+  const ids = peerIds(socket);
+  return ids.pid !== undefined ? `client pid ${ids.pid}` : `client fd ${socket.fd}`;
+}

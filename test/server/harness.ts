@@ -1,0 +1,82 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixture = join(here, "..", "fixtures", "test-device.js");
+
+/** The test device running in its own process. */
+export interface DeviceProcess {
+  readonly pid: number;
+  readonly path: string;
+  readonly child: ChildProcess;
+  /** Open descriptors of the server process right now. */
+  fdCount(): number;
+  /** Waits until fdCount() equals `n` (cleanup after a disconnect is asynchronous). */
+  settleFds(n: number, timeoutMs?: number): Promise<number>;
+  /** The descriptor count once it has not changed for `quietMs`. */
+  stableFds(quietMs?: number): Promise<number>;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+export async function startDevice(args: string[] = []): Promise<DeviceProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "vfio-ts-server-"));
+  const path = join(dir, "dev.sock");
+  const child = spawn(process.execPath, [fixture, path, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let err = "";
+  child.stderr!.on("data", (d) => {
+    err += d;
+  });
+  const pid = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d) => {
+      out += d;
+      const m = /ready (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once("exit", (c) => reject(new Error(`test device exited with ${c}: ${err}`)));
+  });
+  const fdCount = () => readdirSync(`/proc/${pid}/fd`).length;
+  return {
+    pid,
+    path,
+    child,
+    fdCount,
+    async settleFds(n, timeoutMs = 3000) {
+      const end = Date.now() + timeoutMs;
+      let now = fdCount();
+      while (now !== n && Date.now() < end) {
+        await new Promise((r) => setTimeout(r, 10));
+        now = fdCount();
+      }
+      return now;
+    },
+    async stableFds(quietMs = 100) {
+      let last = fdCount();
+      let since = Date.now();
+      while (Date.now() - since < quietMs) {
+        await new Promise((r) => setTimeout(r, 10));
+        const now = fdCount();
+        if (now !== last) {
+          last = now;
+          since = Date.now();
+        }
+      }
+      return last;
+    },
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
