@@ -28,7 +28,6 @@ import { setIrqs } from "./handlers/irqs.js";
 import { regionRead, regionWrite, regionWriteMulti } from "./handlers/region-io.js";
 import { closeAll } from "./irqs/eventfd-wrapper.js";
 import type { Logger } from "./logger.js";
-import { normalizeRequest } from "./peer-quirks.js";
 import { DeviceHandlerError } from "./regions/handler-call.js";
 
 /** ENOTTY: what the kernel answers for a VFIO feature it does not have. */
@@ -139,8 +138,7 @@ export class ClientSession {
     };
     const name = commandLabel(frame.header.command);
     try {
-      const { header, body } = normalizeRequest(frame);
-      const msg = decodeFrame(header, body, fds.length, {
+      const msg = decodeFrame(frame.header, frame.body, fds.length, {
         maxDataXferSize: this.#negotiated?.maxDataXferSize,
         dmaRwLayout: this.#cfg.dmaRwLayout,
       }) as DecodedRequest;
