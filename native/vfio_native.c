@@ -485,6 +485,19 @@ static napi_value js_fstat_size(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* fcntl(F_ADD_SEALS) then F_GET_SEALS: a seal against shrinking is what keeps a peer
+ * from truncating shared memory under our mapping (which would SIGBUS us). seals=0
+ * only reads them. Returns the seals now in force. */
+static napi_value js_memfd_seals(napi_env env, napi_callback_info info) {
+  FD_ARGS(2);
+  int64_t add;
+  if (get_int(env, argv[1], "seals", 0, 0xffff, &add)) return NULL;
+  if (add && fcntl(fd, F_ADD_SEALS, (int)add) < 0) FAIL("fcntl");
+  int r = fcntl(fd, F_GET_SEALS);
+  if (r < 0) FAIL("fcntl");
+  return make_int(env, r);
+}
+
 /* [soft, hard] as bigints; null stands for RLIM_INFINITY. */
 static napi_value js_memlock_limit(napi_env env, napi_callback_info info) {
   struct rlimit rl;
@@ -740,6 +753,7 @@ NAPI_MODULE_INIT() {
       FN("dup", js_dup), FN("eventfd", js_eventfd), FN("eventfdRead", js_eventfd_read),
       FN("eventfdWrite", js_eventfd_write), FN("memfdCreate", js_memfd_create),
       FN("ftruncate", js_ftruncate), FN("fstatSize", js_fstat_size),
+      FN("memfdSeals", js_memfd_seals),
       FN("memlockLimit", js_memlock_limit), FN("mmap", js_mmap), FN("munmap", js_munmap),
       FN("pollNew", js_poll_new), FN("pollStart", js_poll_start), FN("pollRef", js_poll_ref),
       FN("pollClose", js_poll_close),

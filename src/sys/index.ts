@@ -4,7 +4,7 @@ export { EventFd, type EventFdOptions } from "./eventfd.js";
 export { closeFd, dupFd, fdSize } from "./fd.js";
 export { type MemlockLimit, memlockLimit } from "./limits.js";
 export { listenUnix, UnixListener } from "./listener.js";
-export { MemFd } from "./memfd.js";
+export { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, MemFd } from "./memfd.js";
 export { mmap, munmap, PROT_READ, PROT_WRITE } from "./mmap.js";
 export { FdPoller, type ReadinessCallback } from "./poll.js";
 export {

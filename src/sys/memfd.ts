@@ -4,6 +4,12 @@ import { PROT_READ, PROT_WRITE } from "./mmap.js";
 import { type NativeAddon, native } from "./native.js";
 import { sysError } from "./sys-error.js";
 
+/** File seals (linux/fcntl.h F_SEAL_*). */
+export const F_SEAL_SEAL = 0x1;
+export const F_SEAL_SHRINK = 0x2;
+export const F_SEAL_GROW = 0x4;
+export const F_SEAL_WRITE = 0x8;
+
 export class MemFd {
   #fd: number;
   #addon: NativeAddon;
@@ -44,6 +50,20 @@ export class MemFd {
   /** Grows (zero-filled) or shrinks the file. */
   resize(size: bigint | number): void {
     this.#addon.ftruncate(this.#open("ftruncate"), size);
+  }
+
+  /**
+   * Adds seals (F_SEAL_* bits; needs `allowSealing` at create) and returns the seals in
+   * force. Sealing size (SHRINK | GROW | SEAL) before handing the fd to a peer means the
+   * peer cannot truncate it under our own mapping, which would kill us with SIGBUS.
+   */
+  seal(seals: number): number {
+    return this.#addon.memfdSeals(this.#open("fcntl"), seals);
+  }
+
+  /** The seals in force (F_GET_SEALS). */
+  get seals(): number {
+    return this.#addon.memfdSeals(this.#open("fcntl"), 0);
   }
 
   /** Maps a range of it; see mmap(). */

@@ -42,6 +42,7 @@ export interface NativeAddon {
   memfdCreate(name: string, allowSealing: boolean): number;
   ftruncate(fd: number, size: bigint | number): void;
   fstatSize(fd: number): bigint;
+  memfdSeals(fd: number, add: number): number;
   /** [soft, hard]; null means RLIM_INFINITY. */
   memlockLimit(): [bigint | null, bigint | null];
   mmap(fd: number, offset: bigint | number, length: number, prot: number): ArrayBuffer;

@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { fdSize } from "../../src/sys/fd.js";
+import { dupFd, fdSize } from "../../src/sys/fd.js";
 import { memlockLimit } from "../../src/sys/limits.js";
-import { MemFd } from "../../src/sys/memfd.js";
+import { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, MemFd } from "../../src/sys/memfd.js";
 import { mmap, munmap, PROT_READ } from "../../src/sys/mmap.js";
 import { openFdCount } from "../helpers/fds.js";
 
@@ -27,6 +27,28 @@ describe("memfd and mmap", () => {
     assert.equal(m.closed, true);
     assert.throws(() => m.size, { code: "EBADF" });
     m.close();
+  });
+
+  it("seals size so a peer holding the fd cannot truncate it", () => {
+    const m = MemFd.create("vfio-test-sealed", 2 * PAGE, { allowSealing: true });
+    const peer = new MemFd(dupFd(m.fd));
+    try {
+      const seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+      assert.equal(m.seal(seals) & seals, seals);
+      assert.equal(peer.seals & seals, seals, "seals belong to the file, not the fd");
+      assert.throws(() => peer.resize(0), { code: "EPERM" });
+      assert.throws(() => peer.resize(4 * PAGE), { code: "EPERM" });
+      assert.equal(m.size, 2n * 4096n);
+      const plain = MemFd.create("vfio-test-unsealable", PAGE);
+      try {
+        assert.throws(() => plain.seal(F_SEAL_SHRINK), { code: "EPERM" });
+      } finally {
+        plain.close();
+      }
+    } finally {
+      peer.close();
+      m.close();
+    }
   });
 
   it("two mappings of one memfd share bytes, at page offsets", () => {

@@ -1,5 +1,5 @@
 import { VfioError } from "../../errors.js";
-import { MemFd, munmap } from "../../sys/index.js";
+import { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, MemFd, munmap } from "../../sys/index.js";
 
 export const PAGE_SIZE = 4096;
 
@@ -20,8 +20,10 @@ export class SharedMemory {
     }
     const mapped = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
     this.size = size;
-    this.#memfd = MemFd.create(`vfio-ts:${name}`, mapped);
+    this.#memfd = MemFd.create(`vfio-ts:${name}`, mapped, { allowSealing: true });
     try {
+      // Clients get this fd; with its size sealed none can truncate it under our mapping.
+      this.#memfd.seal(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
       this.#buffer = this.#memfd.map(0, mapped);
     } catch (err) {
       this.#memfd.close();
