@@ -7,7 +7,16 @@ import {
   type MemlockLimit,
   whenAllIdle,
 } from "../iommu/index.js";
-import { MemFd, mmap, munmap, PROT_READ, PROT_WRITE } from "../sys/index.js";
+import {
+  F_SEAL_GROW,
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  MemFd,
+  mmap,
+  munmap,
+  PROT_READ,
+  PROT_WRITE,
+} from "../sys/index.js";
 import type { DeviceBackend, DmaRequestHandler } from "./backend.js";
 import { dmaCopyIn, dmaCopyOut } from "./dma-copy.js";
 import {
@@ -196,7 +205,11 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
       const window = this.domain.map(iova, bytes, perms, backing);
       let memfd: MemFd | undefined;
       try {
-        memfd = MemFd.create(options.name ?? `vfio-dma@${hex(iova)}`, bytes);
+        memfd = MemFd.create(options.name ?? `vfio-dma@${hex(iova)}`, bytes, {
+          allowSealing: true,
+        });
+        // Devices get this fd; sealed, no server can truncate it under our mapping (SIGBUS).
+        memfd.seal(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
         const ab = mmap(memfd.fd, 0n, Number(bytes), PROT_READ | PROT_WRITE);
         const fd = memfd;
         backing.bytes = new Uint8Array(ab);

@@ -4,7 +4,7 @@ import { Container, type ContainerDevice } from "../../src/client/container.js";
 import { IommuOwner } from "../../src/client/iommu-owner.js";
 import { VfioError } from "../../src/errors.js";
 import { EDQUOT, IommuFaultError, PasidAllocator } from "../../src/iommu/index.js";
-import { mmap, munmap } from "../../src/sys/index.js";
+import { F_SEAL_GROW, F_SEAL_SHRINK, MemFd, mmap, munmap } from "../../src/sys/index.js";
 import { openFdCount } from "../helpers/fds.js";
 import { FakeBackend, type FakeOptions } from "./fake-backend.js";
 
@@ -99,6 +99,9 @@ describe("Container DMA mappings", () => {
       buf.bytes[200] = 0xcd;
       assert.equal(deviceView[200], 0xcd, "driver write seen by the device");
       munmap(deviceView.buffer as ArrayBuffer);
+      // A device holding the fd must not be able to truncate it under our mapping.
+      const sealed = F_SEAL_SHRINK | F_SEAL_GROW;
+      assert.equal(new MemFd(req.fd).seals & sealed, sealed, "size is sealed");
       const ab = buf.buffer;
       await buf.free();
       assert.equal(ab.byteLength, 0);
