@@ -2,7 +2,13 @@
   "targets": [
     {
       "target_name": "vfio_native",
-      "sources": ["native/vfio_native.c"],
+      "sources": [
+        "native/addon.c",
+        "native/socket.c",
+        "native/fd.c",
+        "native/memory.c",
+        "native/poll.c"
+      ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
     }

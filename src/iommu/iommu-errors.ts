@@ -1,10 +1,7 @@
-import { VfioError } from "../errors.js";
+import { Errno, VfioError } from "../errors.js";
 
-/**
- * Linux EDQUOT ("Disk quota exceeded"). src/errors.ts does not name it, so it is kept
- * here; VfioError accepts the number and reports code "E122".
- */
-export const EDQUOT = 122;
+/** Linux EDQUOT ("Disk quota exceeded"): a PASID owner is at its quota. */
+export const EDQUOT = Errno.EDQUOT;
 
 /** Kind of device access checked against a DMA window's permissions. */
 export type DmaAccessKind = "read" | "write";

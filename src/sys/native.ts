@@ -1,5 +1,5 @@
 /**
- * Typed loader of the C addon (native/vfio_native.c). Loaded lazily so that importing
+ * Typed loader of the C addon (native/, loaded from build/Release/vfio_native.node). Loaded lazily so that importing
  * vfio-ts without the addon fails only when a system call is actually needed, with a
  * message that says how to build it.
  */

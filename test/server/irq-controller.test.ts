@@ -60,7 +60,8 @@ describe("IrqController info", () => {
     assert.deepEqual(c.info(REQ), { flags: 0b1001, count: 1 });
     assert.throws(() => c.info(5), { code: "EINVAL" });
     const bare = make({ intxPin: 0, msiVectors: 0, msixVectors: 0, err: false, req: false }).c;
-    for (let i = 0; i < 5; i++) assert.equal(bare.info(i).count, 0);
+    for (const i of [INTX, MSI, MSIX, REQ]) assert.equal(bare.info(i).count, 0);
+    assert.throws(() => bare.info(ERR), { code: "EINVAL" }, "no ERR index without AER/PCIe");
   });
 });
 

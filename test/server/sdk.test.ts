@@ -83,6 +83,12 @@ describe("device SDK (in-process server over a socketpair)", () => {
       assert.equal(dev.connected, true);
       await c.call(Command.VFIO_USER_DEVICE_RESET, {});
       assert.equal(await c.read32(0, 0x4), 0);
+      // Not a PCIe device: no ERR index, and EINVAL (as vfio-pci) rather than count 0,
+      // which QEMU would warn about.
+      await rejectsWith(
+        c.call(Command.VFIO_USER_DEVICE_GET_IRQ_INFO, { argsz: 16, index: 3 }),
+        E.EINVAL,
+      );
       c.close();
       await server.idle();
       assert.equal(dev.connected, false);

@@ -134,6 +134,12 @@ export class IrqController {
         `IRQ index ${index} does not exist (0..${VFIO_PCI_NUM_IRQS - 1})`,
       );
     }
+    // An ERR index the device does not offer is EINVAL, as vfio-pci answers for a
+    // non-PCIe device: QEMU warns "Could not enable error recovery" when the query
+    // succeeds with a count other than 1, but takes EINVAL quietly.
+    if (index === VFIO_PCI_ERR_IRQ_INDEX && !this.caps.err) {
+      throw new VfioError("EINVAL", "IRQ index 3 (ERR) is not offered by this device");
+    }
     let flags = VFIO_IRQ_INFO_EVENTFD;
     if (index === VFIO_PCI_INTX_IRQ_INDEX)
       flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;

@@ -1,0 +1,52 @@
+import { VfioUserClient } from "../../src/client/index.js";
+import { SERVE_EDU_ENTRY } from "../../src/drivers/edu/demo.js";
+import { EduDriver, type EduDriverOptions } from "../../src/drivers/edu/driver.js";
+import { ServerProcess } from "../../src/drivers/server-process.js";
+import { VfioError } from "../../src/errors.js";
+import type { UnixSocket } from "../../src/sys/index.js";
+
+export const isCode = (code: string) => (e: unknown) => e instanceof VfioError && e.code === code;
+
+/** Deterministic bytes, different per seed. */
+export function pattern(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+/** An edu server in its own process, shared by the tests of one file. */
+export async function startEduServer(): Promise<{ server: ServerProcess; first: UnixSocket }> {
+  const { server, socket } = await ServerProcess.start({ entry: SERVE_EDU_ENTRY });
+  return { server, first: socket };
+}
+
+/** Connects a client (the first socket when given) and opens the driver on it. */
+export async function openDriver(
+  server: ServerProcess,
+  options: EduDriverOptions = {},
+  socket?: UnixSocket,
+): Promise<{ client: VfioUserClient; driver: EduDriver; close(): Promise<void> }> {
+  const client = await VfioUserClient.fromSocket(socket ?? (await server.connect()), {
+    name: "edu",
+  });
+  try {
+    const driver = await EduDriver.open(client.device, options);
+    return {
+      client,
+      driver,
+      close: async () => {
+        await driver.close();
+        await client.close();
+      },
+    };
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+}
