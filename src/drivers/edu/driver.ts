@@ -61,7 +61,8 @@ export interface EduDriverOptions {
  * A user-level driver for QEMU's edu device, written against the driver SDK only
  * (DeviceHandle, Container): probe, liveness, factorial and DMA with interrupt
  * completion. The device has one factorial unit and one DMA engine, so calls to each
- * are queued; the two run side by side.
+ * are queued; the two run side by side. A DeviceHandle.reset() tears the interrupt
+ * down (waits then fail with ECANCELED): open a new driver after one.
  */
 export class EduDriver {
   readonly device: DeviceHandle;
