@@ -17,6 +17,8 @@ import { CliError, EXIT_USAGE } from "./cli-error.js";
 
 export interface LoadedDevice {
   readonly device: PciDevice;
+  /** The host-side model of a built-in device (gpio inputs, ...); undefined for modules. */
+  readonly control?: unknown;
   /** "edu (built-in)" or the module path, for logs. */
   readonly source: string;
 }
@@ -71,7 +73,8 @@ export async function deviceFromExport(exported: unknown, what: string): Promise
 
 export async function loadDevice(arg: string): Promise<LoadedDevice> {
   if (findBuiltinDevice(arg) !== undefined) {
-    return { device: instantiateBuiltinDevice(arg).device, source: `${arg} (built-in)` };
+    const { device, control } = instantiateBuiltinDevice(arg);
+    return { device, control, source: `${arg} (built-in)` };
   }
   if (!looksLikePath(arg)) {
     throw new CliError(

@@ -3,12 +3,12 @@
  * action resolves to an exit code; errors become one line on stderr.
  */
 import { readFileSync } from "node:fs";
-import { Command, type CommanderError, InvalidArgumentError } from "commander";
+import { Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 import { builtinDevices } from "../devices/index.js";
 import { EXIT_USAGE } from "./cli-error.js";
 import { demoCommand } from "./demo.js";
 import { lspciCommand } from "./lspci/command.js";
-import { serveCommand } from "./serve.js";
+import { type ServeOptions, serveCommand } from "./serve.js";
 import { traceCommand } from "./trace/command.js";
 
 /** Where an action's exit code goes (main.ts sets process.exitCode from it). */
@@ -59,12 +59,20 @@ export function buildProgram(exit: ExitSink): Command {
     .description("serve a device on a UNIX socket until SIGINT/SIGTERM, one client at a time")
     .argument("<device>", "a built-in device name, or the path of a device module")
     .requiredOption("-s, --socket <path>", "socket file to listen on")
-    .option("--verbose", "log every access the client makes", false)
+    .option("--verbose", "log every access the client makes; a host console on stdin", false)
+    .addOption(
+      new Option(
+        "--dma-layout <layout>",
+        "DMA_READ/WRITE layout: the spec's, or QEMU's 32-bit count (QEMU's vfio-user-pci)",
+      )
+        .choices(["spec", "qemu"])
+        .default("spec"),
+    )
     .addHelpText(
       "after",
       `\nBuilt-in devices:\n${devices}\n\nA device module's default export is a DeviceDefinition, a PciDevice,\nor a function (maybe async) returning one.`,
     )
-    .action(async (device: string, opts: { socket: string; verbose: boolean }) => {
+    .action(async (device: string, opts: ServeOptions) => {
       exit(await serveCommand(device, opts));
     });
 

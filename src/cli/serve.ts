@@ -3,14 +3,18 @@
  * client after another, until SIGINT/SIGTERM; then closes the server, which
  * removes the socket file.
  */
+import type { DmaRwLayout } from "../protocol/index.js";
 import { type Logger, VfioUserServer } from "../server/index.js";
 import { CliError, EXIT_FAILURE, EXIT_OK } from "./cli-error.js";
 import { loadDevice } from "./device-loader.js";
+import { startHostConsole } from "./host-console.js";
 import { untilSignal } from "./signals.js";
 
 export interface ServeOptions {
   readonly socket: string;
   readonly verbose?: boolean;
+  /** Layout of our DMA_READ/DMA_WRITE messages: the spec's, or QEMU's 32-bit count. */
+  readonly dmaLayout?: DmaRwLayout;
 }
 
 function stamp(): string {
@@ -28,9 +32,14 @@ export function consoleLogger(): Logger {
 }
 
 export async function serveCommand(deviceArg: string, opts: ServeOptions): Promise<number> {
-  const { device, source } = await loadDevice(deviceArg);
+  const { device, control, source } = await loadDevice(deviceArg);
   const log = consoleLogger();
-  const server = new VfioUserServer(device, { logger: log, verbose: opts.verbose ?? false });
+  const server = new VfioUserServer(device, {
+    logger: log,
+    verbose: opts.verbose ?? false,
+    dmaRwLayout: opts.dmaLayout ?? "spec",
+  });
+  const console_ = opts.verbose ? startHostConsole(control, process.stdin, log.info) : undefined;
   const signal = untilSignal();
   try {
     try {
@@ -50,6 +59,7 @@ export async function serveCommand(deviceArg: string, opts: ServeOptions): Promi
     await server.close();
     return EXIT_OK;
   } finally {
+    console_?.close();
     signal.dispose();
     await server.close();
     device.close();

@@ -100,6 +100,9 @@ describe("vfio-ts command line", { concurrency: true }, () => {
       /unknown device "nvme9000": built-in devices are edu, gpio/,
       2,
     );
+    const bad = await run(["serve", "edu", "--socket", tmp.path("y.sock"), "--dma-layout", "v2"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--dma-layout.*v2.*Allowed choices are spec, qemu/);
   });
 
   it("lspci: a missing socket says there is no server", async () => {
