@@ -1,6 +1,5 @@
 /** Round-trip benchmarks: one request, one reply, one at a time. */
 import { eduRegs, freeIova, measureLatency, summarizeLatency } from "../src/drivers/index.js";
-import { Command, encodeRequest } from "../src/protocol/index.js";
 import type { BenchCase, BenchResult } from "./types.js";
 import { iters, needVfio } from "./types.js";
 
@@ -67,35 +66,22 @@ export const barWrite: BenchCase = {
 };
 
 /**
- * Posted writes: REGION_WRITE with VFIO_USER_F_NO_REPLY, back to back, fenced by one
- * read (the server handles commands in order, so the read's reply means all landed).
- * The client SDK has no posted-write call, so this goes to the connection directly.
+ * Posted writes: DeviceHandle.writePosted32 (REGION_WRITE with VFIO_USER_F_NO_REPLY),
+ * back to back, fenced by one read (the server handles commands in order, so the
+ * read's reply means all landed).
  */
 export const postedWrite: BenchCase = {
   name: "bar0-posted-write",
   needs: "vfio",
   run: async (c) => {
     const ctx = needVfio(c);
-    const conn = ctx.client.backend.connection;
+    const h = ctx.handle;
     const n = iters(ctx, 20000);
-    const bytes = new Uint8Array(4);
-    const view = new DataView(bytes.buffer);
-    const post = (v: number) => {
-      view.setUint32(0, v >>> 0, true);
-      conn.notify(
-        Command.VFIO_USER_REGION_WRITE,
-        encodeRequest(Command.VFIO_USER_REGION_WRITE, {
-          offset: BigInt(eduRegs.REG_LIVENESS),
-          region: BAR,
-          data: bytes,
-        }),
-      );
-    };
-    for (let i = 0; i < 1000; i++) post(i);
-    await ctx.handle.read32(BAR, eduRegs.REG_LIVENESS);
+    for (let i = 0; i < 1000; i++) await h.writePosted32(BAR, eduRegs.REG_LIVENESS, i);
+    await h.read32(BAR, eduRegs.REG_LIVENESS);
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; i++) post(i + 1);
-    const fenced = await ctx.handle.read32(BAR, eduRegs.REG_LIVENESS);
+    for (let i = 0; i < n; i++) await h.writePosted32(BAR, eduRegs.REG_LIVENESS, i + 1);
+    const fenced = await h.read32(BAR, eduRegs.REG_LIVENESS);
     const ns = Number(process.hrtime.bigint() - t0);
     const landed = fenced === ~n >>> 0;
     return [
@@ -104,7 +90,7 @@ export const postedWrite: BenchCase = {
         title: "BAR0 posted 4-byte writes (NO_REPLY) + 1 fence read",
         iterations: n,
         opsPerSec: (n * 1e9) / ns,
-        note: `no posted-write API in the client SDK: raw Connection.notify; last write ${landed ? "verified" : "NOT seen"} by the fence`,
+        note: `DeviceHandle.writePosted32; last write ${landed ? "verified" : "NOT seen"} by the fence`,
       },
     ];
   },

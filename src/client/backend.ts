@@ -115,6 +115,12 @@ export interface DeviceBackend {
   /** Reads `length` bytes; the backend splits it into transfers it can carry. */
   regionRead(index: number, offset: bigint, length: number): Promise<Uint8Array>;
   regionWrite(index: number, offset: bigint, data: Uint8Array): Promise<void>;
+  /**
+   * Optional posted write: sent without waiting for (or getting) a reply, in order
+   * with every other request; throws only if it cannot be sent. Backends without it get
+   * regionWrite instead.
+   */
+  regionWritePosted?(index: number, offset: bigint, data: Uint8Array): void;
   getIrqInfo(index: number): Promise<IrqInfo>;
   setIrqs(set: IrqSet): Promise<void>;
   reset(): Promise<void>;

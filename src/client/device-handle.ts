@@ -54,6 +54,13 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
   readonly config: ConfigSpace;
   readonly irqs: DeviceIrqs;
   readonly #regions = new Map<number, Promise<RegionInfo>>();
+  /** The region infos already resolved: accesses to them are checked synchronously. */
+  readonly #infos = new Map<number, RegionInfo>();
+  /**
+   * Accesses waiting for their region info. While any wait, new accesses wait too (take
+   * the slow path), so every access reaches the backend in call order.
+   */
+  #waiting = 0;
   readonly #mmio: MmioBlocking;
   #disconnected: Error | null = null;
   #closed = false;
@@ -128,7 +135,9 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     if (p === undefined) {
       p = this.backend.getRegionInfo(index).then((info) => {
         try {
-          return checkRegionInfo(index, info, this.isPci);
+          const checked = checkRegionInfo(index, info, this.isPci);
+          if (!this.#closed) this.#infos.set(index, checked);
+          return checked;
         } catch (err) {
           if (info.fd >= 0) closeQuietly(info.fd);
           throw err;
@@ -145,24 +154,120 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
   }
 
   /** Reads `length` bytes at `offset` of region `index` (split as the backend needs). */
-  async read(index: number, offset: Offset, length: number): Promise<Uint8Array> {
-    const off = await this.#checkAccess(index, offset, length, VFIO_REGION_INFO_FLAG_READ, "read");
-    if (length === 0) return new Uint8Array(0);
+  read(index: number, offset: Offset, length: number): Promise<Uint8Array> {
+    const info = this.#readyInfo(index);
+    if (info === undefined) return this.#readSlow(index, offset, length);
+    let off: bigint;
+    try {
+      off = this.#checkInfo(info, index, offset, length, VFIO_REGION_INFO_FLAG_READ, "read");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (length === 0) return Promise.resolve(new Uint8Array(0));
     return this.backend.regionRead(index, off, length);
   }
 
   /** Writes `data` at `offset` of region `index`; config writes update MMIO blocking. */
-  async write(index: number, offset: Offset, data: Uint8Array): Promise<void> {
-    const off = await this.#checkAccess(
+  write(index: number, offset: Offset, data: Uint8Array): Promise<void> {
+    const info = this.#readyInfo(index);
+    if (info === undefined) return this.#writeSlow(index, offset, data, false);
+    let off: bigint;
+    try {
+      off = this.#checkInfo(
+        info,
+        index,
+        offset,
+        data.byteLength,
+        VFIO_REGION_INFO_FLAG_WRITE,
+        "write",
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#send(index, off, data, false);
+  }
+
+  /**
+   * A posted write (VFIO_USER_F_NO_REPLY, as QEMU sends BAR writes): handed to the
+   * transport without waiting for the device, split by max_data_xfer_size. Accesses on
+   * one device stay in order, so a later read sees it. Bounds, permissions and MMIO
+   * blocking are checked here (the device cannot report a failure back): the promise
+   * rejects for those and resolves once the write is sent. A config write that touches
+   * PCI_COMMAND is never posted: it is a normal write, and the promise waits for it.
+   */
+  writePosted(index: number, offset: Offset, data: Uint8Array): Promise<void> {
+    const info = this.#readyInfo(index);
+    if (info === undefined) return this.#writeSlow(index, offset, data, true);
+    let off: bigint;
+    try {
+      off = this.#checkInfo(
+        info,
+        index,
+        offset,
+        data.byteLength,
+        VFIO_REGION_INFO_FLAG_WRITE,
+        "write",
+      );
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#send(index, off, data, true);
+  }
+
+  async #readSlow(index: number, offset: Offset, length: number): Promise<Uint8Array> {
+    const off = await this.#checkAccessWaiting(
+      index,
+      offset,
+      length,
+      VFIO_REGION_INFO_FLAG_READ,
+      "read",
+    );
+    if (length === 0) return new Uint8Array(0);
+    return this.backend.regionRead(index, off, length);
+  }
+
+  async #writeSlow(
+    index: number,
+    offset: Offset,
+    data: Uint8Array,
+    posted: boolean,
+  ): Promise<void> {
+    const off = await this.#checkAccessWaiting(
       index,
       offset,
       data.byteLength,
       VFIO_REGION_INFO_FLAG_WRITE,
       "write",
     );
-    if (data.byteLength === 0) return;
+    return this.#send(index, off, data, posted);
+  }
+
+  /** A checked write to the backend: posted if asked and allowed, PCI_COMMAND tracked. */
+  #send(index: number, off: bigint, data: Uint8Array, posted: boolean): Promise<void> {
+    if (data.byteLength === 0) return RESOLVED;
     const cmd = this.#mmio.commandByte(index, off, data);
-    if (cmd === undefined) return this.backend.regionWrite(index, off, data);
+    if (cmd !== undefined) return this.#writeCommand(index, off, data, cmd);
+    if (!posted) return this.backend.regionWrite(index, off, data);
+    const blocked = this.#mmio.blockedReason(index);
+    if (blocked !== null) {
+      return Promise.reject(
+        new VfioError(
+          "EIO",
+          `${this.name}: posted write to ${regionName(index)} blocked, ${blocked}`,
+        ),
+      );
+    }
+    const post = this.backend.regionWritePosted;
+    if (post === undefined) return this.backend.regionWrite(index, off, data);
+    try {
+      post.call(this.backend, index, off, data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return RESOLVED;
+  }
+
+  async #writeCommand(index: number, off: bigint, data: Uint8Array, cmd: number): Promise<void> {
     const memOn = (cmd & PCI_COMMAND_MEMORY) !== 0;
     // Block before the device stops decoding, so no access can slip in between.
     if (!memOn) this.#mmio.setMemory(false);
@@ -182,7 +287,8 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     return dv(await this.read(index, offset, 2)).getUint16(0, true);
   }
   async read32(index: number, offset: Offset): Promise<number> {
-    return dv(await this.read(index, offset, 4)).getUint32(0, true);
+    const b = await this.read(index, offset, 4);
+    return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
   }
   async read64(index: number, offset: Offset): Promise<bigint> {
     return dv(await this.read(index, offset, 8)).getBigUint64(0, true);
@@ -196,14 +302,26 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     return this.write(index, offset, b);
   }
   write32(index: number, offset: Offset, v: number): Promise<void> {
-    const b = new Uint8Array(4);
-    dv(b).setUint32(0, v >>> 0, true);
-    return this.write(index, offset, b);
+    return this.write(index, offset, le32(v));
   }
   write64(index: number, offset: Offset, v: bigint): Promise<void> {
     const b = new Uint8Array(8);
     dv(b).setBigUint64(0, BigInt.asUintN(64, v), true);
     return this.write(index, offset, b);
+  }
+  writePosted8(index: number, offset: Offset, v: number): Promise<void> {
+    return this.writePosted(index, offset, Uint8Array.of(v & 0xff));
+  }
+  writePosted16(index: number, offset: Offset, v: number): Promise<void> {
+    return this.writePosted(index, offset, Uint8Array.of(v & 0xff, (v >>> 8) & 0xff));
+  }
+  writePosted32(index: number, offset: Offset, v: number): Promise<void> {
+    return this.writePosted(index, offset, le32(v));
+  }
+  writePosted64(index: number, offset: Offset, v: bigint): Promise<void> {
+    const b = new Uint8Array(8);
+    dv(b).setBigUint64(0, BigInt.asUintN(64, v), true);
+    return this.writePosted(index, offset, b);
   }
 
   /**
@@ -264,6 +382,7 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     if (this.#disconnected === null) await this.irqs.disableAll();
     this.irqs.closeLocal();
     this.#closed = true;
+    this.#infos.clear();
     this.#mmio.closeAll();
     const infos = await Promise.allSettled(this.#regions.values());
     for (const r of infos)
@@ -288,6 +407,27 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     this.#mmio.setCommand(b[0] ?? 0);
   }
 
+  /** Region info for the synchronous path: cached, device usable, no access waiting. */
+  #readyInfo(index: number): RegionInfo | undefined {
+    if (this.#waiting > 0 || this.#closed || this.#disconnected !== null) return undefined;
+    return this.#infos.get(index);
+  }
+
+  async #checkAccessWaiting(
+    index: number,
+    offset: Offset,
+    length: number,
+    flag: number,
+    op: string,
+  ): Promise<bigint> {
+    this.#waiting++;
+    try {
+      return await this.#checkAccess(index, offset, length, flag, op);
+    } finally {
+      this.#waiting--;
+    }
+  }
+
   async #checkAccess(
     index: number,
     offset: Offset,
@@ -295,11 +435,23 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     flag: number,
     op: string,
   ): Promise<bigint> {
-    if (!Number.isSafeInteger(length) || length < 0) {
-      throw new VfioError("EINVAL", `${this.name}: ${op} length ${length} is invalid`);
-    }
+    checkLength(this.name, length, op);
     const off = BigInt(offset);
     const info = await this.regionInfo(index);
+    return this.#checkInfo(info, index, off, length, flag, op);
+  }
+
+  /** The checks of an access once its region info is known; the offset as a bigint. */
+  #checkInfo(
+    info: RegionInfo,
+    index: number,
+    offset: Offset,
+    length: number,
+    flag: number,
+    op: string,
+  ): bigint {
+    checkLength(this.name, length, op);
+    const off = typeof offset === "bigint" ? offset : BigInt(offset);
     if ((info.flags & flag) === 0) {
       throw new VfioError("EINVAL", `${this.name}: ${regionName(index)} does not allow ${op}s`);
     }
@@ -335,6 +487,23 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
       );
     }
   }
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+function checkLength(name: string, length: number, op: string): void {
+  if (!Number.isSafeInteger(length) || length < 0) {
+    throw new VfioError("EINVAL", `${name}: ${op} length ${length} is invalid`);
+  }
+}
+
+function le32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  b[0] = v;
+  b[1] = v >>> 8;
+  b[2] = v >>> 16;
+  b[3] = v >>> 24;
+  return b;
 }
 
 function dv(b: Uint8Array): DataView {

@@ -44,18 +44,18 @@ export class MmioBlocking {
 
   /** What the windows of region `index` ask before each access. */
   gateFor(index: number): MmioGate {
-    const memoryGated = this.#pci && index <= VFIO_PCI_ROM_REGION_INDEX;
-    return {
-      blockedReason: () => {
-        const down = this.#deviceDown();
-        if (down !== null) return down;
-        if (this.#resetting > 0) return "the device is being reset";
-        if (memoryGated && !this.#memoryEnabled) {
-          return "memory decoding is disabled (PCI_COMMAND_MEMORY is clear); set it to fault the mapping back in";
-        }
-        return null;
-      },
-    };
+    return { blockedReason: () => this.blockedReason(index) };
+  }
+
+  /** Why an access to region `index` is blocked now, or null if it may go ahead. */
+  blockedReason(index: number): string | null {
+    const down = this.#deviceDown();
+    if (down !== null) return down;
+    if (this.#resetting > 0) return "the device is being reset";
+    if (this.#pci && index <= VFIO_PCI_ROM_REGION_INDEX && !this.#memoryEnabled) {
+      return "memory decoding is disabled (PCI_COMMAND_MEMORY is clear); set it to fault the mapping back in";
+    }
+    return null;
   }
 
   /** Records the memory-enable bit; clearing it zaps every BAR and ROM mapping now. */

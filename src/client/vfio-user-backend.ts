@@ -129,42 +129,81 @@ export class VfioUserBackend implements DeviceBackend {
   }
 
   async regionRead(index: number, offset: bigint, length: number): Promise<Uint8Array> {
+    if (length > 0 && length <= this.limits.maxDataXferSize) {
+      // One message: no chunk bookkeeping, and the reply's bytes are copied once.
+      return (await this.#readChunk(index, offset, length)).slice();
+    }
+    return this.#readChunked(index, offset, length);
+  }
+
+  async #readChunked(index: number, offset: bigint, length: number): Promise<Uint8Array> {
     const out = new Uint8Array(length);
     await this.#chunked(length, async (pos, n) => {
-      const at = offset + BigInt(pos);
-      const r = await this.#call(Command.VFIO_USER_REGION_READ, {
-        offset: at,
-        region: index,
-        count: n,
-      });
-      if (r.body.region !== index || r.body.offset !== at || r.body.data.byteLength !== n) {
-        this.#bad(
-          "REGION_READ",
-          `asked for ${n} bytes of region ${index} at 0x${at.toString(16)}, got ` +
-            `${r.body.data.byteLength} bytes of region ${r.body.region} at 0x${r.body.offset.toString(16)}`,
-        );
-      }
-      out.set(r.body.data, pos);
+      out.set(await this.#readChunk(index, offset + BigInt(pos), n), pos);
     });
     return out;
   }
 
-  async regionWrite(index: number, offset: bigint, data: Uint8Array): Promise<void> {
-    await this.#chunked(data.byteLength, async (pos, n) => {
-      const at = offset + BigInt(pos);
-      const r = await this.#call(Command.VFIO_USER_REGION_WRITE, {
-        offset: at,
-        region: index,
-        data: data.subarray(pos, pos + n),
-      });
-      if (r.body.region !== index || r.body.offset !== at || r.body.count !== n) {
-        this.#bad(
-          "REGION_WRITE",
-          `wrote ${n} bytes of region ${index} at 0x${at.toString(16)}, the reply acknowledges ` +
-            `${r.body.count} bytes of region ${r.body.region} at 0x${r.body.offset.toString(16)}`,
-        );
-      }
+  /** One REGION_READ, checked against what was asked; the data is a view into the reply. */
+  async #readChunk(index: number, at: bigint, n: number): Promise<Uint8Array> {
+    const r = await this.#call(Command.VFIO_USER_REGION_READ, {
+      offset: at,
+      region: index,
+      count: n,
     });
+    if (r.body.region !== index || r.body.offset !== at || r.body.data.byteLength !== n) {
+      this.#bad(
+        "REGION_READ",
+        `asked for ${n} bytes of region ${index} at 0x${at.toString(16)}, got ` +
+          `${r.body.data.byteLength} bytes of region ${r.body.region} at 0x${r.body.offset.toString(16)}`,
+      );
+    }
+    return r.body.data;
+  }
+
+  async regionWrite(index: number, offset: bigint, data: Uint8Array): Promise<void> {
+    if (data.byteLength > 0 && data.byteLength <= this.limits.maxDataXferSize) {
+      await this.#writeChunk(index, offset, data);
+      return;
+    }
+    await this.#chunked(data.byteLength, (pos, n) =>
+      this.#writeChunk(index, offset + BigInt(pos), data.subarray(pos, pos + n)),
+    );
+  }
+
+  async #writeChunk(index: number, at: bigint, data: Uint8Array): Promise<void> {
+    const n = data.byteLength;
+    const r = await this.#call(Command.VFIO_USER_REGION_WRITE, {
+      offset: at,
+      region: index,
+      data,
+    });
+    if (r.body.region !== index || r.body.offset !== at || r.body.count !== n) {
+      this.#bad(
+        "REGION_WRITE",
+        `wrote ${n} bytes of region ${index} at 0x${at.toString(16)}, the reply acknowledges ` +
+          `${r.body.count} bytes of region ${r.body.region} at 0x${r.body.offset.toString(16)}`,
+      );
+    }
+  }
+
+  /** REGION_WRITE with NO_REPLY, one message per max_data_xfer_size chunk. */
+  regionWritePosted(index: number, offset: bigint, data: Uint8Array): void {
+    const step = this.limits.maxDataXferSize;
+    const length = data.byteLength;
+    for (let pos = 0; pos < length; pos += step) {
+      const n = Math.min(step, length - pos);
+      const body = encodeRequest(Command.VFIO_USER_REGION_WRITE, {
+        offset: offset + BigInt(pos),
+        region: index,
+        data: n === length ? data : data.subarray(pos, pos + n),
+      });
+      try {
+        this.#conn.notify(Command.VFIO_USER_REGION_WRITE, body);
+      } catch (err) {
+        throw this.#explain(Command.VFIO_USER_REGION_WRITE, err);
+      }
+    }
   }
 
   async getIrqInfo(index: number): Promise<IrqInfo> {

@@ -37,6 +37,14 @@ export interface BodyCodec<T> {
   write(w: Writer, v: T, o: EncodeOptions): void;
   /** Decode a whole body; must consume every byte or fail. */
   read(r: Reader, ctx: DecodeContext): T;
+  /**
+   * Optional hot-path decoder (REGION_READ/WRITE): the value `read` would return, or
+   * undefined for anything it does not fully vouch for, which then goes through `read`,
+   * so validation and error messages stay those of `read`.
+   */
+  fastRead?(body: Uint8Array, ctx: DecodeContext): T | undefined;
+  /** Optional hot-path encoder: the bytes `write` would produce, or undefined to use it. */
+  fastEncode?(v: T): Uint8Array | undefined;
 }
 
 /** Both directions of a command, plus the argsz rule of its reply. */
@@ -53,6 +61,10 @@ export interface CommandCodec<Req, Rep> {
 }
 
 export function encodeBody<T>(codec: BodyCodec<T>, v: T, o: EncodeOptions = {}): Uint8Array {
+  if (codec.fastEncode !== undefined) {
+    const b = codec.fastEncode(v);
+    if (b !== undefined) return b;
+  }
   const w = Writer.alloc(codec.size(v, o));
   codec.write(w, v, o);
   return w.finish();
@@ -64,6 +76,10 @@ export function decodeBody<T>(
   body: Uint8Array,
   ctx: DecodeContext,
 ): T {
+  if (codec.fastRead !== undefined) {
+    const v = codec.fastRead(body, ctx);
+    if (v !== undefined) return v;
+  }
   const r = new Reader(body, what);
   const v = codec.read(r, ctx);
   r.end();

@@ -2,6 +2,7 @@ import { errnoName, errnoOf, VfioError } from "../errors.js";
 import {
   Command,
   type DecodedRequest,
+  type DecodeOptions,
   type DmaRwLayout,
   decodeFrame,
   decodeReply,
@@ -55,6 +56,8 @@ export class ClientSession {
   readonly #conn: Connection;
   readonly #socket: StreamSocket;
   #negotiated: Session | undefined;
+  /** decodeFrame options: max_data_xfer_size once negotiated. */
+  #decodeOpts: DecodeOptions;
   #queue: Frame[] = [];
   #running = false;
   #ended = false;
@@ -72,6 +75,7 @@ export class ClientSession {
     early: readonly Frame[] = [],
   ) {
     this.#cfg = cfg;
+    this.#decodeOpts = { dmaRwLayout: cfg.dmaRwLayout };
     this.#socket = socket;
     this.peer = describePeer(socket);
     this.#done = new Promise((r) => {
@@ -123,34 +127,27 @@ export class ClientSession {
   }
 
   async #handle(frame: Frame): Promise<void> {
-    const fds = frame.fds.slice();
-    let taken = false;
-    const ctx: HandlerContext = {
-      core: this.#cfg.core,
-      log: this.#cfg.log,
-      verbose: this.#cfg.verbose,
-      negotiated: this.#negotiated,
-      fds,
-      takeFds: () => {
-        taken = true;
-        return fds;
-      },
-    };
-    const name = commandLabel(frame.header.command);
+    const fds = frame.fds.length === 0 ? [] : frame.fds.slice();
+    const ctx = new Ctx(this.#cfg, this.#negotiated, fds);
     try {
-      const msg = decodeFrame(frame.header, frame.body, fds.length, {
-        maxDataXferSize: this.#negotiated?.maxDataXferSize,
-        dmaRwLayout: this.#cfg.dmaRwLayout,
-      }) as DecodedRequest;
+      const msg = decodeFrame(
+        frame.header,
+        frame.body,
+        fds.length,
+        this.#decodeOpts,
+      ) as DecodedRequest;
       const reply = await this.#dispatch(msg, ctx);
-      this.#conn.reply(frame, reply.body, {
-        fds: reply.fds,
-        closeFdsAfterSend: reply.closeFdsAfterSend,
-      });
+      this.#conn.reply(
+        frame,
+        reply.body,
+        reply.fds === undefined
+          ? undefined
+          : { fds: reply.fds, closeFdsAfterSend: reply.closeFdsAfterSend },
+      );
     } catch (err) {
-      this.#replyError(frame, name, err);
+      this.#replyError(frame, commandLabel(frame.header.command), err);
     } finally {
-      if (!taken) closeAll(fds);
+      if (!ctx.taken) closeAll(fds);
     }
   }
 
@@ -230,6 +227,10 @@ export class ClientSession {
       fds = [theirs.detach()];
     }
     this.#negotiated = session;
+    this.#decodeOpts = {
+      maxDataXferSize: session.maxDataXferSize,
+      dmaRwLayout: this.#cfg.dmaRwLayout,
+    };
     this.#conn.setLimits({
       maxMessageSize: Math.max(
         DEFAULT_MAX_MESSAGE_SIZE,
@@ -323,9 +324,35 @@ export class ClientSession {
   }
 }
 
+/** One handler's context: a class, so no closure is built per message. */
+class Ctx implements HandlerContext {
+  readonly core: DeviceCore;
+  readonly log: Logger;
+  readonly verbose: boolean;
+  taken = false;
+
+  constructor(
+    cfg: SessionConfig,
+    readonly negotiated: Session | undefined,
+    readonly fds: number[],
+  ) {
+    this.core = cfg.core;
+    this.log = cfg.log;
+    this.verbose = cfg.verbose;
+  }
+
+  takeFds(): number[] {
+    this.taken = true;
+    return this.fds;
+  }
+}
+
+const COMMAND_LABELS = new Map<number, string>(
+  Object.entries(Command).map(([name, v]) => [v, name.replace("VFIO_USER_", "")]),
+);
+
 function commandLabel(command: number): string {
-  const name = Object.entries(Command).find(([, v]) => v === command)?.[0];
-  return name ? name.replace("VFIO_USER_", "") : `command ${command}`;
+  return COMMAND_LABELS.get(command) ?? `command ${command}`;
 }
 
 interface Credentialed {

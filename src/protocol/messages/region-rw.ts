@@ -1,6 +1,7 @@
 import {
   type BodyCodec,
   type CommandCodec,
+  type DecodeContext,
   expectNoFds,
   expectNoWrap,
   expectXfer,
@@ -42,8 +43,70 @@ function readHeader(r: Reader): RegionAccess {
   return v;
 }
 
+const U32_MAX = 0xffffffff;
+const U64_END = 1n << 64n;
+
+function le32(b: Uint8Array, p: number): number {
+  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+}
+
+/**
+ * The access header of a body the fast decoders accept, or undefined. Declines whatever
+ * the generic decoder might reject: fds, a count over max_data_xfer_size (requests), and
+ * an offset in the top 4 GiB (where offset + count could wrap past 2^64).
+ */
+function fastHeader(
+  body: Uint8Array,
+  ctx: DecodeContext,
+  isRequest: boolean,
+): RegionAccess | undefined {
+  if (ctx.numFds !== 0 || body.byteLength < REGION_ACCESS_SIZE) return undefined;
+  const hi = le32(body, 4);
+  if (hi === U32_MAX) return undefined;
+  const count = le32(body, 12);
+  if (isRequest && ctx.maxDataXferSize !== undefined && count > ctx.maxDataXferSize) {
+    return undefined;
+  }
+  const lo = le32(body, 0);
+  const offset = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+  return { offset, region: le32(body, 8), count };
+}
+
+/** The 16 header bytes, or undefined if a field is out of range (the generic encoder reports it). */
+function fastEncodeHeader(
+  offset: unknown,
+  region: unknown,
+  count: number,
+  dataLength: number,
+): Uint8Array | undefined {
+  if (typeof offset !== "bigint" || offset < 0n || offset >= U64_END) return undefined;
+  if (typeof region !== "number" || !Number.isInteger(region) || region < 0 || region > U32_MAX) {
+    return undefined;
+  }
+  if (!Number.isInteger(count) || count < 0 || count > U32_MAX) return undefined;
+  const b = new Uint8Array(REGION_ACCESS_SIZE + dataLength);
+  const lo = Number(offset & 0xffffffffn);
+  const hi = offset < 0x100000000n ? 0 : Number(offset >> 32n);
+  put32(b, 0, lo);
+  put32(b, 4, hi);
+  put32(b, 8, region);
+  put32(b, 12, count);
+  return b;
+}
+
+function put32(b: Uint8Array, p: number, v: number): void {
+  b[p] = v;
+  b[p + 1] = v >>> 8;
+  b[p + 2] = v >>> 16;
+  b[p + 3] = v >>> 24;
+}
+
 function accessCodec(isRequest: boolean): BodyCodec<RegionAccess> {
   return {
+    fastRead(body, ctx) {
+      return body.byteLength === REGION_ACCESS_SIZE ? fastHeader(body, ctx, isRequest) : undefined;
+    },
+    fastEncode: (v) => fastEncodeHeader(v.offset, v.region, v.count, 0),
     size: () => REGION_ACCESS_SIZE,
     write(w, v) {
       w.u64(v.offset, "offset");
@@ -62,6 +125,17 @@ function accessCodec(isRequest: boolean): BodyCodec<RegionAccess> {
 
 function dataCodec(isRequest: boolean): BodyCodec<RegionData> {
   return {
+    fastRead(body, ctx) {
+      const h = fastHeader(body, ctx, isRequest);
+      if (h === undefined || body.byteLength !== REGION_ACCESS_SIZE + h.count) return undefined;
+      return { offset: h.offset, region: h.region, data: body.subarray(REGION_ACCESS_SIZE) };
+    },
+    fastEncode(v) {
+      if (!(v.data instanceof Uint8Array)) return undefined;
+      const b = fastEncodeHeader(v.offset, v.region, v.data.byteLength, v.data.byteLength);
+      b?.set(v.data, REGION_ACCESS_SIZE);
+      return b;
+    },
     size: (v) => REGION_ACCESS_SIZE + checkBytes(v.data, "data").byteLength,
     write(w, v) {
       w.u64(v.offset, "offset");
