@@ -5,11 +5,13 @@
  *
  * Environment:
  *   BENCH_ONLY=a,b        run only cases whose name contains one of these
- *                         (baseline-pingpong[-end], config-read32, bar0-read32, bar0-write32,
+ *                         (baseline-pingpong[-end], peer-config-read32, config-read32, bar0-read32, bar0-write32,
  *                          bar0-posted-write, dma-map-unmap, irq-latency, edu-ops, dma-fd, dma-msg)
  *   BENCH_SCALE=0.1       multiply iteration counts
  *   BENCH_IRQ=intx        use INTx instead of MSI
  *   BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof"   node options for the server process
+ *   BENCH_PEER_SOCKET=/path   also time config reads against another vfio-user server there
+ *                         (e.g. a C server), with the same client: a like-for-like comparison
  * Profile the driver side with: node --cpu-prof dist/bench/run.js
  */
 import { fileURLToPath } from "node:url";
@@ -17,7 +19,7 @@ import { Container, IommuOwner, VfioUserClient } from "../src/client/index.js";
 import { EduDriver, type EduIrqMode, ServerProcess } from "../src/drivers/index.js";
 import { socketBaseline, socketBaselineEnd } from "./baseline.js";
 import { dmaCases } from "./cases-dma.js";
-import { roundTripCases } from "./cases-rt.js";
+import { peerConfigRead, roundTripCases } from "./cases-rt.js";
 import { formatTable, writeJson } from "./report.js";
 import { type BenchCase, type BenchContext, type BenchResult, benchScale } from "./types.js";
 
@@ -27,6 +29,7 @@ const RESULTS_DIR = fileURLToPath(new URL("../../bench/results/", import.meta.ur
 
 const ALL: readonly BenchCase[] = [
   socketBaseline,
+  peerConfigRead,
   ...roundTripCases,
   ...dmaCases,
   socketBaselineEnd,
