@@ -2,22 +2,20 @@ import { EventEmitter } from "node:events";
 import { debuglog } from "node:util";
 import { VfioError } from "../errors.js";
 import { PCI_COMMAND, PCI_COMMAND_MEMORY } from "../pci/regs.js";
-import { closeFd } from "../sys/index.js";
 import type { DeviceBackend, DeviceInfo, RegionInfo } from "./backend.js";
 import { ConfigSpace } from "./config-space.js";
 import { type Container, type ContainerDevice, containerOfDevice } from "./container.js";
 import { DeviceIrqs } from "./device-irqs.js";
-import { checkDeviceInfo, checkRegionInfo } from "./info-checks.js";
+import { checkDeviceInfo } from "./info-checks.js";
 import type { IrqEvent } from "./irq-vector.js";
 import { type MappedRegion, mapRegion } from "./mapped-region.js";
 import { MmioBlocking } from "./mmio-blocking.js";
+import { type Offset, RegionAccess } from "./region-access.js";
 import {
   regionName,
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_DEVICE_FLAGS_RESET,
   VFIO_PCI_CONFIG_REGION_INDEX,
-  VFIO_REGION_INFO_FLAG_READ,
-  VFIO_REGION_INFO_FLAG_WRITE,
 } from "./vfio-abi.js";
 
 const debug = debuglog("vfio-client");
@@ -38,8 +36,6 @@ export interface DeviceHandleOptions {
   name?: string;
 }
 
-type Offset = bigint | number;
-
 /**
  * A device as a user-level driver sees it: the VFIO device fd, over any DeviceBackend.
  * Regions (read/write of any length, typed 1/2/4/8-byte accessors, mmap), config space
@@ -53,15 +49,8 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
   readonly info: DeviceInfo;
   readonly config: ConfigSpace;
   readonly irqs: DeviceIrqs;
-  readonly #regions = new Map<number, Promise<RegionInfo>>();
-  /** The region infos already resolved: accesses to them are checked synchronously. */
-  readonly #infos = new Map<number, RegionInfo>();
-  /**
-   * Accesses waiting for their region info. While any wait, new accesses wait too (take
-   * the slow path), so every access reaches the backend in call order.
-   */
-  #waiting = 0;
   readonly #mmio: MmioBlocking;
+  readonly #access: RegionAccess;
   #disconnected: Error | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -94,6 +83,7 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
         return `the device is disconnected (${this.#disconnected.message})`;
       return null;
     });
+    this.#access = new RegionAccess(this, this.#mmio);
     backend.onDisconnect((err) => this.#onDisconnect(err));
   }
 
@@ -125,28 +115,7 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
 
   /** VFIO_DEVICE_GET_REGION_INFO, checked and cached (the fd is the device's to close). */
   regionInfo(index: number): Promise<RegionInfo> {
-    try {
-      this.#checkUsable("regionInfo");
-      this.#checkRegionIndex(index);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    let p = this.#regions.get(index);
-    if (p === undefined) {
-      p = this.backend.getRegionInfo(index).then((info) => {
-        try {
-          const checked = checkRegionInfo(index, info, this.isPci);
-          if (!this.#closed) this.#infos.set(index, checked);
-          return checked;
-        } catch (err) {
-          if (info.fd >= 0) closeQuietly(info.fd);
-          throw err;
-        }
-      });
-      this.#regions.set(index, p);
-      p.catch(() => this.#regions.delete(index));
-    }
-    return p;
+    return this.#access.regionInfo(index);
   }
 
   async regionSize(index: number): Promise<bigint> {
@@ -155,36 +124,18 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
 
   /** Reads `length` bytes at `offset` of region `index` (split as the backend needs). */
   read(index: number, offset: Offset, length: number): Promise<Uint8Array> {
-    const info = this.#readyInfo(index);
-    if (info === undefined) return this.#readSlow(index, offset, length);
-    let off: bigint;
-    try {
-      off = this.#checkInfo(info, index, offset, length, VFIO_REGION_INFO_FLAG_READ, "read");
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (length === 0) return Promise.resolve(new Uint8Array(0));
-    return this.backend.regionRead(index, off, length);
+    return this.#access.run(index, offset, length, "read", (off) =>
+      length === 0
+        ? Promise.resolve(new Uint8Array(0))
+        : this.backend.regionRead(index, off, length),
+    );
   }
 
   /** Writes `data` at `offset` of region `index`; config writes update MMIO blocking. */
   write(index: number, offset: Offset, data: Uint8Array): Promise<void> {
-    const info = this.#readyInfo(index);
-    if (info === undefined) return this.#writeSlow(index, offset, data, false);
-    let off: bigint;
-    try {
-      off = this.#checkInfo(
-        info,
-        index,
-        offset,
-        data.byteLength,
-        VFIO_REGION_INFO_FLAG_WRITE,
-        "write",
-      );
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.#send(index, off, data, false);
+    return this.#access.run(index, offset, data.byteLength, "write", (off) =>
+      this.#send(index, off, data, false),
+    );
   }
 
   /**
@@ -196,50 +147,9 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
    * PCI_COMMAND is never posted: it is a normal write, and the promise waits for it.
    */
   writePosted(index: number, offset: Offset, data: Uint8Array): Promise<void> {
-    const info = this.#readyInfo(index);
-    if (info === undefined) return this.#writeSlow(index, offset, data, true);
-    let off: bigint;
-    try {
-      off = this.#checkInfo(
-        info,
-        index,
-        offset,
-        data.byteLength,
-        VFIO_REGION_INFO_FLAG_WRITE,
-        "write",
-      );
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.#send(index, off, data, true);
-  }
-
-  async #readSlow(index: number, offset: Offset, length: number): Promise<Uint8Array> {
-    const off = await this.#checkAccessWaiting(
-      index,
-      offset,
-      length,
-      VFIO_REGION_INFO_FLAG_READ,
-      "read",
+    return this.#access.run(index, offset, data.byteLength, "write", (off) =>
+      this.#send(index, off, data, true),
     );
-    if (length === 0) return new Uint8Array(0);
-    return this.backend.regionRead(index, off, length);
-  }
-
-  async #writeSlow(
-    index: number,
-    offset: Offset,
-    data: Uint8Array,
-    posted: boolean,
-  ): Promise<void> {
-    const off = await this.#checkAccessWaiting(
-      index,
-      offset,
-      data.byteLength,
-      VFIO_REGION_INFO_FLAG_WRITE,
-      "write",
-    );
-    return this.#send(index, off, data, posted);
   }
 
   /** A checked write to the backend: posted if asked and allowed, PCI_COMMAND tracked. */
@@ -248,14 +158,10 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     const cmd = this.#mmio.commandByte(index, off, data);
     if (cmd !== undefined) return this.#writeCommand(index, off, data, cmd);
     if (!posted) return this.backend.regionWrite(index, off, data);
-    const blocked = this.#mmio.blockedReason(index);
-    if (blocked !== null) {
-      return Promise.reject(
-        new VfioError(
-          "EIO",
-          `${this.name}: posted write to ${regionName(index)} blocked, ${blocked}`,
-        ),
-      );
+    try {
+      this.#access.checkPosted(index);
+    } catch (err) {
+      return Promise.reject(err);
     }
     const post = this.backend.regionWritePosted;
     if (post === undefined) return this.backend.regionWrite(index, off, data);
@@ -347,7 +253,7 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
    * are torn down (re-enable them afterwards); the memory-enable state is re-read.
    */
   async reset(): Promise<void> {
-    this.#checkUsable("reset");
+    this.#access.checkUsable("reset");
     if (!this.canReset)
       throw new VfioError(
         "EINVAL",
@@ -382,12 +288,9 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     if (this.#disconnected === null) await this.irqs.disableAll();
     this.irqs.closeLocal();
     this.#closed = true;
-    this.#infos.clear();
+    const released = this.#access.release();
     this.#mmio.closeAll();
-    const infos = await Promise.allSettled(this.#regions.values());
-    for (const r of infos)
-      if (r.status === "fulfilled" && r.value.fd >= 0) closeQuietly(r.value.fd);
-    this.#regions.clear();
+    await released;
     await this.backend.close();
     this.emit("close");
   }
@@ -406,96 +309,9 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     const b = await this.backend.regionRead(VFIO_PCI_CONFIG_REGION_INDEX, BigInt(PCI_COMMAND), 2);
     this.#mmio.setCommand(b[0] ?? 0);
   }
-
-  /** Region info for the synchronous path: cached, device usable, no access waiting. */
-  #readyInfo(index: number): RegionInfo | undefined {
-    if (this.#waiting > 0 || this.#closed || this.#disconnected !== null) return undefined;
-    return this.#infos.get(index);
-  }
-
-  async #checkAccessWaiting(
-    index: number,
-    offset: Offset,
-    length: number,
-    flag: number,
-    op: string,
-  ): Promise<bigint> {
-    this.#waiting++;
-    try {
-      return await this.#checkAccess(index, offset, length, flag, op);
-    } finally {
-      this.#waiting--;
-    }
-  }
-
-  async #checkAccess(
-    index: number,
-    offset: Offset,
-    length: number,
-    flag: number,
-    op: string,
-  ): Promise<bigint> {
-    checkLength(this.name, length, op);
-    const off = BigInt(offset);
-    const info = await this.regionInfo(index);
-    return this.#checkInfo(info, index, off, length, flag, op);
-  }
-
-  /** The checks of an access once its region info is known; the offset as a bigint. */
-  #checkInfo(
-    info: RegionInfo,
-    index: number,
-    offset: Offset,
-    length: number,
-    flag: number,
-    op: string,
-  ): bigint {
-    checkLength(this.name, length, op);
-    const off = typeof offset === "bigint" ? offset : BigInt(offset);
-    if ((info.flags & flag) === 0) {
-      throw new VfioError("EINVAL", `${this.name}: ${regionName(index)} does not allow ${op}s`);
-    }
-    if (off < 0n || off + BigInt(length) > info.size) {
-      throw new VfioError(
-        "EINVAL",
-        `${this.name}: ${op} of ${length} bytes at 0x${off.toString(16)} is outside ${regionName(index)} ` +
-          `(0x${info.size.toString(16)} bytes)`,
-      );
-    }
-    this.#checkUsable(op);
-    return off;
-  }
-
-  #checkRegionIndex(index: number): void {
-    if (!Number.isInteger(index) || index < 0 || index >= this.info.numRegions) {
-      throw new VfioError(
-        "EINVAL",
-        `${this.name}: region ${index} does not exist (the device has ${this.info.numRegions})`,
-      );
-    }
-  }
-
-  #checkUsable(op: string): void {
-    if (this.#closed) throw new VfioError("EBADF", `${this.name}: ${op} on a closed device`);
-    if (this.#disconnected !== null) {
-      throw new VfioError(
-        "ENOTCONN",
-        `${this.name}: ${op}: the device is disconnected (${this.#disconnected.message})`,
-        {
-          cause: this.#disconnected,
-        },
-      );
-    }
-  }
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
-
-function checkLength(name: string, length: number, op: string): void {
-  if (!Number.isSafeInteger(length) || length < 0) {
-    throw new VfioError("EINVAL", `${name}: ${op} length ${length} is invalid`);
-  }
-}
 
 function le32(v: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -508,12 +324,4 @@ function le32(v: number): Uint8Array {
 
 function dv(b: Uint8Array): DataView {
   return new DataView(b.buffer, b.byteOffset, b.byteLength);
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch (err) {
-    debug("closing fd %d failed: %s", fd, (err as Error).message);
-  }
 }

@@ -93,12 +93,15 @@ export class DeviceCore {
     return Number.isInteger(index) && index >= 0 ? this.regions[index] : undefined;
   }
 
-  /** A client write to config space, then whatever the framework must do about it. */
-  async configWrite(offset: number, data: Uint8Array): Promise<void> {
+  /**
+   * A client write to config space, then whatever the framework must do about it.
+   * Synchronous unless the write resets the function (the device's reset may be async).
+   */
+  configWrite(offset: number, data: Uint8Array): void | Promise<void> {
     const events = this.config.write(offset, data);
     let reset = false;
     for (const e of events) reset = this.#onConfigEvent(e) || reset;
-    if (reset) await this.reset("function level reset");
+    if (reset) return this.reset("function level reset");
   }
 
   /**

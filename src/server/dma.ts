@@ -44,6 +44,8 @@ export interface DmaHooks {
 
 const PAGE = 4096n;
 const PAGE_N = 4096;
+/** Largest file offset mmap takes (off_t is signed 64-bit). */
+const OFF_MAX = (1n << 63n) - 1n;
 
 /**
  * The device's DMA engine: the client's windows in an IOMMU domain (ordered, O(log n),
@@ -277,6 +279,14 @@ export class DmaController implements DeviceDma {
 const remoteBacking: Backing = Object.freeze({ buffer: null, delta: 0, writable: false });
 
 function mapFd(a: DmaMapArgs): Backing {
+  // Checked before mmap, whose argument errors are RangeErrors (reported as EIO, logged as bugs).
+  if (a.size === 0n) throw new VfioError("EINVAL", "DMA_MAP: a window of size 0");
+  if (a.offset + a.size > OFF_MAX) {
+    throw new VfioError(
+      "EINVAL",
+      `DMA_MAP: fd offset 0x${a.offset.toString(16)} + size 0x${a.size.toString(16)} exceeds off_t`,
+    );
+  }
   if (a.size > BigInt(Number.MAX_SAFE_INTEGER)) {
     throw new VfioError(
       "EINVAL",

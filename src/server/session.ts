@@ -34,6 +34,8 @@ import { DeviceHandlerError } from "./regions/handler-call.js";
 /** ENOTTY: what the kernel answers for a VFIO feature it does not have. */
 const ENOTTY = 25;
 
+const NO_BODY: Reply = {};
+
 export interface SessionConfig {
   readonly core: DeviceCore;
   readonly log: Logger;
@@ -59,7 +61,9 @@ export class ClientSession {
   /** decodeFrame options: max_data_xfer_size once negotiated. */
   #decodeOpts: DecodeOptions;
   #queue: Frame[] = [];
+  /** A drain is under way (maybe suspended on an async handler): new frames queue. */
   #running = false;
+  readonly #resume = (): void => this.#drain();
   #ended = false;
   readonly #done: Promise<void>;
   #resolveDone!: () => void;
@@ -114,21 +118,32 @@ export class ClientSession {
       return;
     }
     this.#queue.push(frame);
-    if (!this.#running) void this.#drain();
+    if (!this.#running) this.#drain();
   }
 
-  async #drain(): Promise<void> {
+  /**
+   * Handles queued frames in order, in this tick for as long as their handlers answer
+   * synchronously. The first that returns a promise suspends the drain until it settles;
+   * frames arriving meanwhile queue up behind it (`#running` stays set).
+   */
+  #drain(): void {
     this.#running = true;
+    let pending: Promise<void> | undefined;
     try {
-      while (this.#queue.length > 0 && !this.#ended) await this.#handle(this.#queue.shift()!);
+      while (pending === undefined && this.#queue.length > 0 && !this.#ended) {
+        pending = this.#handle(this.#queue.shift()!);
+      }
     } finally {
-      this.#running = false;
+      if (pending === undefined) this.#running = false;
     }
+    pending?.then(this.#resume, this.#resume);
   }
 
-  async #handle(frame: Frame): Promise<void> {
+  /** Handles one frame; returns a promise only while its handler is still running. */
+  #handle(frame: Frame): Promise<void> | undefined {
     const fds = frame.fds.length === 0 ? [] : frame.fds.slice();
     const ctx = new Ctx(this.#cfg, this.#negotiated, fds);
+    let pending: Promise<void> | undefined;
     try {
       const msg = decodeFrame(
         frame.header,
@@ -136,19 +151,38 @@ export class ClientSession {
         fds.length,
         this.#decodeOpts,
       ) as DecodedRequest;
-      const reply = await this.#dispatch(msg, ctx);
-      this.#conn.reply(
-        frame,
-        reply.body,
-        reply.fds === undefined
-          ? undefined
-          : { fds: reply.fds, closeFdsAfterSend: reply.closeFdsAfterSend },
-      );
+      const reply = this.#dispatch(msg, ctx);
+      if (reply instanceof Promise) {
+        pending = this.#finish(frame, ctx, reply);
+        return pending;
+      }
+      this.#reply(frame, reply);
     } catch (err) {
       this.#replyError(frame, commandLabel(frame.header.command), err);
     } finally {
-      if (!ctx.taken) closeAll(fds);
+      if (pending === undefined && !ctx.taken) closeAll(fds);
     }
+    return undefined;
+  }
+
+  async #finish(frame: Frame, ctx: Ctx, reply: Promise<Reply>): Promise<void> {
+    try {
+      this.#reply(frame, await reply);
+    } catch (err) {
+      this.#replyError(frame, commandLabel(frame.header.command), err);
+    } finally {
+      if (!ctx.taken) closeAll(ctx.fds);
+    }
+  }
+
+  #reply(frame: Frame, reply: Reply): void {
+    this.#conn.reply(
+      frame,
+      reply.body,
+      reply.fds === undefined
+        ? undefined
+        : { fds: reply.fds, closeFdsAfterSend: reply.closeFdsAfterSend },
+    );
   }
 
   #replyError(frame: Frame, name: string, err: unknown): void {
@@ -166,8 +200,11 @@ export class ClientSession {
     this.#conn.replyError(frame, errno);
   }
 
-  /** Runs the command's handler; throws a VfioError for an error reply. */
-  async #dispatch(msg: DecodedRequest, ctx: HandlerContext): Promise<Reply> {
+  /**
+   * Runs the command's handler; throws (or rejects) with a VfioError for an error reply.
+   * A promise only when the handler needs one.
+   */
+  #dispatch(msg: DecodedRequest, ctx: HandlerContext): Reply | Promise<Reply> {
     if (msg.command === Command.VFIO_USER_VERSION) return this.#version(msg.body, ctx);
     if (this.#negotiated === undefined) {
       throw new VfioError("EINVAL", `${commandLabel(msg.command)} before VERSION negotiation`);
@@ -194,8 +231,7 @@ export class ClientSession {
       case Command.VFIO_USER_REGION_WRITE_MULTI:
         return regionWriteMulti(ctx, msg.body);
       case Command.VFIO_USER_DEVICE_RESET:
-        await ctx.core.reset();
-        return {};
+        return ctx.core.reset().then(() => NO_BODY);
       case Command.VFIO_USER_DMA_READ:
       case Command.VFIO_USER_DMA_WRITE:
         throw new VfioError("EINVAL", `${commandLabel(msg.command)} goes from server to client`);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import type { VfioError } from "../../src/errors.js";
+import { VfioError } from "../../src/errors.js";
 import { BarRegion, type MsixPart } from "../../src/server/regions/bar-region.js";
-import { readResultBytes } from "../../src/server/regions/handler-call.js";
+import { callRead, callWrite, readResultBytes } from "../../src/server/regions/handler-call.js";
 import { mmapAreas } from "../../src/server/regions/mmap-areas.js";
 import { SharedMemory } from "../../src/server/regions/shared-memory.js";
 
@@ -79,8 +79,8 @@ describe("BarRegion", () => {
   it("blocks everything but the MSI-X structures while decode is off, before any part runs", async () => {
     const { r, log, setDecode } = bar({});
     setDecode(DISABLED);
-    await assert.rejects(r.read(0x1ffc, 8), { code: "EIO" });
-    await assert.rejects(r.write(0x100, new Uint8Array(4)), { code: "EIO" });
+    assert.throws(() => r.read(0x1ffc, 8), { code: "EIO" });
+    assert.throws(() => r.write(0x100, new Uint8Array(4)), { code: "EIO" });
     assert.deepEqual(log, [], "no handler and no table access ran");
     await r.read(0x2000, 16);
     await r.read(0x3000, 8);
@@ -108,8 +108,89 @@ describe("BarRegion", () => {
 
   it("rejects accesses outside the BAR", async () => {
     const { r } = bar({});
-    await assert.rejects(r.read(0x3ffe, 4), { code: "EINVAL" });
-    await assert.rejects(r.read(0, 0), { code: "EINVAL" });
+    assert.throws(() => r.read(0x3ffe, 4), { code: "EINVAL" });
+    assert.throws(() => r.read(0, 0), { code: "EINVAL" });
+  });
+
+  it("answers synchronously while the handlers do, with a promise only for async ones", async () => {
+    const { r, log } = bar({});
+    const data = r.read(0x10, 4);
+    assert.ok(data instanceof Uint8Array, "a synchronous handler's read is not deferred");
+    assert.deepEqual([...data], [0x33, 0x33, 0x33, 0x33]);
+    assert.equal(r.write(0x10, new Uint8Array(4)), undefined);
+    assert.deepEqual(log, ["handler read 16+4", "handler write 16+4"]);
+
+    let release!: () => void;
+    const gate = new Promise<void>((res) => {
+      release = res;
+    });
+    const slow = new BarRegion({
+      index: 0,
+      size: 0x1000,
+      space: "memory",
+      decode: () => ENABLED,
+      handlers: {
+        read: async () => {
+          await gate;
+          return 0x01020304;
+        },
+        write: () => Promise.reject(new Error("late failure")),
+      },
+    });
+    const pending = slow.read(0, 4);
+    assert.ok(pending instanceof Promise);
+    release();
+    assert.deepEqual([...(await pending)], [4, 3, 2, 1]);
+    const failed = slow.write(0, new Uint8Array(4));
+    assert.ok(failed instanceof Promise);
+    await assert.rejects(failed, (err: VfioError) => {
+      assert.equal(err.name, "DeviceHandlerError");
+      assert.equal(err.code, "EIO");
+      return true;
+    });
+  });
+});
+
+describe("handler calls", () => {
+  it("turn a synchronous throw into a synchronous DeviceHandlerError with the device's errno", () => {
+    assert.throws(
+      () =>
+        callRead(
+          {
+            read: () => {
+              throw new Error("boom");
+            },
+          },
+          0,
+          4,
+          "x",
+        ),
+      { name: "DeviceHandlerError", code: "EIO" },
+    );
+    assert.throws(
+      () =>
+        callWrite(
+          {
+            write: () => {
+              throw new VfioError("EPERM", "no");
+            },
+          },
+          0,
+          new Uint8Array(1),
+          "x",
+        ),
+      { name: "DeviceHandlerError", code: "EPERM" },
+    );
+  });
+
+  it("wait for thenables that are not native promises", async () => {
+    // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a native promise, on purpose
+    const thenable = { then: (ok: (v: number) => void) => ok(0xaabb) };
+    const p = callRead({ read: () => thenable as unknown as Promise<number> }, 0, 2, "x");
+    assert.ok(p instanceof Promise, "normalized to a native promise");
+    assert.deepEqual([...(await p)], [0xbb, 0xaa]);
+    assert.deepEqual([...(callRead({}, 0, 3, "x") as Uint8Array)], [0, 0, 0], "no handler: zeros");
+    assert.equal(callWrite({}, 0, new Uint8Array(1), "x"), undefined, "no handler: dropped");
   });
 });
 

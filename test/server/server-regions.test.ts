@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
   Command,
+  decodeReply,
+  encodeRequest,
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_DEVICE_FLAGS_RESET,
   VFIO_REGION_INFO_FLAG_CAPS,
@@ -14,6 +16,8 @@ import { DEVICE_ID_VALUE, REG, ROM_BYTES } from "../fixtures/test-device-regs.js
 import { type DeviceProcess, startDevice } from "./harness.js";
 import { CMD_IO, CMD_MEMORY, E, findCap, PCI_COMMAND, rejectsWith } from "./helpers.js";
 import { le, RawClient } from "./raw-client.js";
+
+const le32 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
 
 const RW = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 
@@ -235,6 +239,45 @@ describe("server: negotiation, info and regions (device in another process)", ()
     assert.equal(await c.read32(0, REG.SCRATCH), 0x55);
     assert.equal(await c.read32(0, REG.SLOW), 0x66, "the slow posted write completed first");
     assert.equal(c.conn.droppedReplies, 0, "no stray replies arrived");
+  });
+
+  it("answers pipelined commands in order when an async handler precedes synchronous ones", async () => {
+    const order: string[] = [];
+    const send = <
+      C extends typeof Command.VFIO_USER_REGION_READ | typeof Command.VFIO_USER_REGION_WRITE,
+    >(
+      label: string,
+      command: C,
+      body: Parameters<typeof encodeRequest<C>>[1],
+    ) =>
+      c.conn.request(command, encodeRequest(command, body)).then(
+        (f) => {
+          order.push(label);
+          return f;
+        },
+        (err: Error) => {
+          order.push(label);
+          throw err;
+        },
+      );
+    const read = (label: string, region: number, offset: number) =>
+      send(label, Command.VFIO_USER_REGION_READ, { region, offset: BigInt(offset), count: 4 });
+    const slow = send("slow write", Command.VFIO_USER_REGION_WRITE, {
+      region: 0,
+      offset: BigInt(REG.SLOW),
+      data: le(0x99, 4),
+    });
+    const after = read("read after", 0, REG.SLOW);
+    const failing = read("failing read", 0, REG.THROW);
+    const outside = read("outside", 0, 4094);
+    const config = read("config", 7, 0);
+    await slow;
+    const value = decodeReply(Command.VFIO_USER_REGION_READ, (await after).body, { numFds: 0 });
+    assert.equal(le32(value.data), 0x99, "the read waited for the slow write before it");
+    await rejectsWith(failing, E.EIO, "handler threw");
+    await rejectsWith(outside, E.EINVAL, "out of bounds");
+    await config;
+    assert.deepEqual(order, ["slow write", "read after", "failing read", "outside", "config"]);
   });
 
   it("applies REGION_WRITE_MULTI in order and stops at the first failure", async () => {

@@ -41,9 +41,20 @@ function accessTarget(
   return region;
 }
 
-export async function regionRead(ctx: HandlerContext, req: RegionReadRequest): Promise<Reply> {
+/** REGION_READ; synchronous unless the device handler returned a promise. */
+export function regionRead(ctx: HandlerContext, req: RegionReadRequest): Reply | Promise<Reply> {
   const region = accessTarget(ctx, req.region, req.offset, req.count, "read");
-  const data = await region.read(Number(req.offset), req.count);
+  const data = region.read(Number(req.offset), req.count);
+  if (data instanceof Promise) return data.then((d) => readReply(ctx, region, req, d));
+  return readReply(ctx, region, req, data);
+}
+
+function readReply(
+  ctx: HandlerContext,
+  region: Region,
+  req: RegionReadRequest,
+  data: Uint8Array,
+): Reply {
   if (ctx.verbose) {
     ctx.log.debug(
       `read  ${region.name} +0x${req.offset.toString(16)} [${req.count}] -> ${showData(data)}`,
@@ -58,18 +69,29 @@ export async function regionRead(ctx: HandlerContext, req: RegionReadRequest): P
   };
 }
 
-async function writeOne(ctx: HandlerContext, index: number, offset: bigint, data: Uint8Array) {
+function writeOne(
+  ctx: HandlerContext,
+  index: number,
+  offset: bigint,
+  data: Uint8Array,
+): void | Promise<void> {
   const region = accessTarget(ctx, index, offset, data.byteLength, "write");
   if (ctx.verbose) {
     ctx.log.debug(
       `write ${region.name} +0x${offset.toString(16)} [${data.byteLength}] <- ${showData(data)}`,
     );
   }
-  await region.write(Number(offset), data);
+  return region.write(Number(offset), data);
 }
 
-export async function regionWrite(ctx: HandlerContext, req: RegionWriteRequest): Promise<Reply> {
-  await writeOne(ctx, req.region, req.offset, req.data);
+/** REGION_WRITE; synchronous unless the device handler returned a promise. */
+export function regionWrite(ctx: HandlerContext, req: RegionWriteRequest): Reply | Promise<Reply> {
+  const done = writeOne(ctx, req.region, req.offset, req.data);
+  if (done instanceof Promise) return done.then(() => writeReply(req));
+  return writeReply(req);
+}
+
+function writeReply(req: RegionWriteRequest): Reply {
   return {
     body: encodeReply(Command.VFIO_USER_REGION_WRITE, {
       offset: req.offset,

@@ -90,18 +90,28 @@ export class BarRegion implements Region {
     this.#gapKind = o.memory && !hasHandlers ? "memory" : "handler";
   }
 
-  async read(offset: number, size: number): Promise<Uint8Array> {
+  read(offset: number, size: number): Uint8Array | Promise<Uint8Array> {
     const pieces = this.#split(offset, size);
     this.#gate(pieces, "read", offset, size);
     if (pieces.length === 1) return this.#readPiece(pieces[0]!);
+    return this.#readPieces(pieces, offset, size);
+  }
+
+  write(offset: number, data: Uint8Array): void | Promise<void> {
+    const pieces = this.#split(offset, data.byteLength);
+    this.#gate(pieces, "write", offset, data.byteLength);
+    if (pieces.length === 1) return this.#writePiece(pieces[0]!, data);
+    return this.#writePieces(pieces, offset, data);
+  }
+
+  /** An access across structures (rare): its parts one after the other. */
+  async #readPieces(pieces: readonly Piece[], offset: number, size: number): Promise<Uint8Array> {
     const out = new Uint8Array(size);
     for (const p of pieces) out.set(await this.#readPiece(p), p.start - offset);
     return out;
   }
 
-  async write(offset: number, data: Uint8Array): Promise<void> {
-    const pieces = this.#split(offset, data.byteLength);
-    this.#gate(pieces, "write", offset, data.byteLength);
+  async #writePieces(pieces: readonly Piece[], offset: number, data: Uint8Array): Promise<void> {
     for (const p of pieces) {
       await this.#writePiece(p, data.subarray(p.start - offset, p.end - offset));
     }
@@ -116,7 +126,7 @@ export class BarRegion implements Region {
     );
   }
 
-  async #readPiece(p: Piece): Promise<Uint8Array> {
+  #readPiece(p: Piece): Uint8Array | Promise<Uint8Array> {
     const len = p.end - p.start;
     switch (p.kind) {
       case "table":
@@ -135,7 +145,7 @@ export class BarRegion implements Region {
     }
   }
 
-  async #writePiece(p: Piece, data: Uint8Array): Promise<void> {
+  #writePiece(p: Piece, data: Uint8Array): void | Promise<void> {
     switch (p.kind) {
       case "table":
         this.#msix!.writeTable(p.base, data);

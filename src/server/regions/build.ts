@@ -13,7 +13,7 @@ import { SharedMemory } from "./shared-memory.js";
 export interface ConfigAccess {
   readonly size: number;
   read(offset: number, size: number): Uint8Array;
-  write(offset: number, data: Uint8Array): Promise<void>;
+  write(offset: number, data: Uint8Array): void | Promise<void>;
 }
 
 export interface BuildContext {

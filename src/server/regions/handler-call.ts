@@ -51,36 +51,74 @@ export function readResultBytes(result: ReadResult, size: number, what: string):
   return out;
 }
 
-/** Calls a read handler (zeros without one) and normalizes its result. */
-export async function callRead(
+/**
+ * Calls a read handler (zeros without one) and normalizes its result. A handler that
+ * answers synchronously is answered synchronously (a failure throws); only one that
+ * returns a promise makes this return one.
+ */
+export function callRead(
   handlers: RegionHandlers,
   offset: number,
   size: number,
   what: string,
-): Promise<Uint8Array> {
+): Uint8Array | Promise<Uint8Array> {
   if (handlers.read === undefined) return new Uint8Array(size);
+  let result: ReadResult | PromiseLike<ReadResult>;
+  try {
+    result = handlers.read(offset, size);
+  } catch (err) {
+    throw new DeviceHandlerError(what, err);
+  }
+  if (isThenable(result)) return settleRead(result, size, what);
+  return readResultBytes(result, size, what);
+}
+
+async function settleRead(
+  pending: PromiseLike<ReadResult>,
+  size: number,
+  what: string,
+): Promise<Uint8Array> {
   let result: ReadResult;
   try {
-    result = await handlers.read(offset, size);
+    result = await pending;
   } catch (err) {
     throw new DeviceHandlerError(what, err);
   }
   return readResultBytes(result, size, what);
 }
 
-/** Calls a write handler (the write is dropped without one). */
-export async function callWrite(
+/** Calls a write handler (the write is dropped without one); synchronous as callRead. */
+export function callWrite(
   handlers: RegionHandlers,
   offset: number,
   data: Uint8Array,
   what: string,
-): Promise<void> {
+): void | Promise<void> {
   if (handlers.write === undefined) return;
+  let result: void | PromiseLike<void>;
   try {
-    await handlers.write(offset, data);
+    result = handlers.write(offset, data);
   } catch (err) {
     throw new DeviceHandlerError(what, err);
   }
+  if (isThenable(result)) return settleWrite(result, what);
+}
+
+async function settleWrite(pending: PromiseLike<void>, what: string): Promise<void> {
+  try {
+    await pending;
+  } catch (err) {
+    throw new DeviceHandlerError(what, err);
+  }
+}
+
+/** Anything a handler may return that `await` would wait for. */
+function isThenable<T>(v: unknown): v is PromiseLike<T> {
+  return (
+    (typeof v === "object" || typeof v === "function") &&
+    v !== null &&
+    typeof (v as { then?: unknown }).then === "function"
+  );
 }
 
 /** Little-endian value of up to 8 bytes, for handlers that want a number. */

@@ -30,7 +30,7 @@ export class RomRegion implements Region {
     this.#decode = decode;
   }
 
-  async read(offset: number, size: number): Promise<Uint8Array> {
+  read(offset: number, size: number): Uint8Array | Promise<Uint8Array> {
     if (offset + size > this.size) throw outside(this.name, offset, size, this.size);
     checkDecode(this.#decode(), "memory", `ROM read of ${size} bytes at 0x${offset.toString(16)}`);
     if (this.#def.read) return callRead({ read: this.#def.read }, offset, size, "ROM read");
@@ -70,12 +70,12 @@ export class VgaRegion implements Region {
     this.#decode = decode;
   }
 
-  async read(offset: number, size: number): Promise<Uint8Array> {
+  read(offset: number, size: number): Uint8Array | Promise<Uint8Array> {
     this.#check(offset, size, "read");
     return callRead(this.#handlers, offset, size, `VGA read at 0x${offset.toString(16)}`);
   }
 
-  async write(offset: number, data: Uint8Array): Promise<void> {
+  write(offset: number, data: Uint8Array): void | Promise<void> {
     this.#check(offset, data.byteLength, "write");
     return callWrite(this.#handlers, offset, data, `VGA write at 0x${offset.toString(16)}`);
   }
@@ -116,13 +116,13 @@ export class DeviceSpecificRegion implements Region {
     this.mmap = memory ? { fd: memory.fd, sparse: undefined } : undefined;
   }
 
-  async read(offset: number, size: number): Promise<Uint8Array> {
+  read(offset: number, size: number): Uint8Array | Promise<Uint8Array> {
     if (offset + size > this.size) throw outside(this.name, offset, size, this.size);
     if (this.#memory && !this.#def.read) return this.#memory.bytes.slice(offset, offset + size);
     return callRead(this.#def, offset, size, `${this.name} read at 0x${offset.toString(16)}`);
   }
 
-  async write(offset: number, data: Uint8Array): Promise<void> {
+  write(offset: number, data: Uint8Array): void | Promise<void> {
     if (offset + data.byteLength > this.size)
       throw outside(this.name, offset, data.byteLength, this.size);
     if (this.#memory && !this.#def.write) {

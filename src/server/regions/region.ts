@@ -16,7 +16,9 @@ export interface RegionMmap {
  * One VFIO region as the server serves it. Absent regions (unimplemented BARs, no ROM,
  * no VGA) have size 0 and no access. Offsets are numbers: regions are capped below 2^52.
  * `read`/`write` receive accesses already checked against the size and flags; they
- * apply the MMIO gate themselves, since what is gated depends on the offset.
+ * apply the MMIO gate themselves, since what is gated depends on the offset. They
+ * answer synchronously (a refused access throws) unless a device handler returned a
+ * promise: only then do they return one, so the server can reply in the same tick.
  */
 export interface Region {
   readonly index: number;
