@@ -83,11 +83,10 @@ describe("lspci: terse and -v", () => {
       "00:00.0 Non-Volatile memory controller: Red Hat, Inc. Device 10f0 (rev 02) (prog-if 02 [NVM Express])",
       "\tSubsystem: Red Hat, Inc. Device 0001",
       "\tFlags: fast devsel",
-      "\tInterrupt: pin A",
-      "\tRegion 0: Memory at <unassigned> (32-bit, non-prefetchable) [disabled] [size=16K]",
-      "\tRegion 1: I/O ports at <unassigned> [disabled] [size=32]",
-      "\tRegion 2: Memory at <unassigned> (64-bit, prefetchable) [disabled] [size=1M]",
-      "\tRegion 4: Memory at <unassigned> (64-bit, non-prefetchable) [disabled] [size=8G]",
+      "\tMemory at <unassigned> (32-bit, non-prefetchable) [disabled] [size=16K]",
+      "\tI/O ports at <unassigned> [disabled] [size=32]",
+      "\tMemory at <unassigned> (64-bit, prefetchable) [disabled] [size=1M]",
+      "\tMemory at <unassigned> (64-bit, non-prefetchable) [disabled] [size=8G]",
       "\tExpansion ROM at <unassigned> [disabled] [size=64K]",
       "\tCapabilities: [40] Power Management version 3",
       "\tCapabilities: [50] MSI: Enable- Count=1/4 Maskable+ 64bit+",
@@ -104,10 +103,10 @@ describe("lspci: terse and -v", () => {
 
   it("without sizes, BARs are found by their type bits and printed without a size", () => {
     const out = renderLspci({ config: dev.config }, { verbose: 1 });
-    assert.match(out, /Region 2: Memory at <unassigned> \(64-bit, prefetchable\) \[disabled\]\n/);
+    assert.match(out, /\tMemory at <unassigned> \(64-bit, prefetchable\) \[disabled\]\n/);
     assert.doesNotMatch(out, /size=/);
     // A mem32 non-prefetchable BAR at address 0 has an all-zero register: invisible without sizes.
-    assert.doesNotMatch(out, /Region 0:/);
+    assert.doesNotMatch(out, /\(32-bit, non-prefetchable\)/);
   });
 
   it("a conventional device has no extended capabilities and a 32-bit MSI", () => {
@@ -130,7 +129,7 @@ describe("lspci: terse and -v", () => {
         "00:00.0 Unclassified device [00ff]: Device 1234:11e8 (rev 10)",
         "\tSubsystem: Red Hat, Inc. Device 1100",
         "\tFlags: fast devsel",
-        "\tRegion 0: Memory at <unassigned> (32-bit, non-prefetchable) [disabled] [size=1M]",
+        "\tMemory at <unassigned> (32-bit, non-prefetchable) [disabled] [size=1M]",
         "\tCapabilities: [40] MSI: Enable- Count=1/1 Maskable- 64bit-",
         "",
         "",

@@ -61,7 +61,7 @@ describe("README tutorial", () => {
       timeout: 20_000,
     });
     assert.match(stdout, /Device 0042/);
-    assert.match(stdout, /Region 0: Memory at .* \(32-bit, non-prefetchable\) \[size=4K\]/);
+    assert.match(stdout, /^\tMemory at .* \(32-bit, non-prefetchable\) \[size=4K\]$/m);
     assert.match(stdout, /Capabilities: \[[0-9a-f]+\] MSI-X: Enable- Count=2 Masked-/);
   });
 

@@ -157,9 +157,12 @@ function memType(bar: DecodedBar): string {
   }
 }
 
-/** "Region 0: Memory at <unassigned> (32-bit, non-prefetchable) [disabled] [size=1M]". */
-export function barLine(bar: DecodedBar, command: number): string {
-  let line = `\tRegion ${bar.index}: `;
+/**
+ * "Memory at <unassigned> (32-bit, non-prefetchable) [disabled] [size=1M]"; lspci names
+ * the BAR ("Region 0: ...") only from -vv on.
+ */
+export function barLine(bar: DecodedBar, command: number, verbose: number): string {
+  let line = verbose >= 2 ? `\tRegion ${bar.index}: ` : "\t";
   if (bar.kind === "io") {
     line += "I/O ports at ";
     line += bar.address !== 0n || command & PCI_COMMAND_IO ? hex(bar.address, 4) : "<unassigned>";

@@ -103,7 +103,8 @@ function verboseLines(b: Uint8Array, d: DecodedConfigSpace, slot: string, v: num
   if (sub !== undefined) out.push(sub);
   if (v >= 2) out.push(...controlStatusLines(d));
   else out.push(flagsLine(d));
-  const irq = interruptLine(d);
+  // lspci -v folds the IRQ into the Flags line (a vfio-user device has none to show).
+  const irq = v >= 2 ? interruptLine(d) : undefined;
   if (irq !== undefined) out.push(irq);
   const bist = bistLine(d);
   if (bist !== undefined) out.push(bist);
@@ -112,7 +113,7 @@ function verboseLines(b: Uint8Array, d: DecodedConfigSpace, slot: string, v: num
     return out;
   }
   const cmd = d.header.command;
-  for (const bar of d.bars) out.push(barLine(bar, cmd));
+  for (const bar of d.bars) out.push(barLine(bar, cmd, v));
   if (d.rom !== undefined) out.push(romLine(d.rom, cmd));
   for (const c of d.capabilities) out.push(...capabilityLines(b, c, v));
   for (const p of d.problems) out.push(`\t!!! ${p}`);
