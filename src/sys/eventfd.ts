@@ -1,7 +1,6 @@
 /** eventfd(2) counters: how interrupts and other notifications travel between processes. */
 import { type NativeAddon, native } from "./native.js";
-import { FdPoller } from "./poll.js";
-import { sysError } from "./sys-error.js";
+import { WatchedFd } from "./watched-fd.js";
 
 export interface EventFdOptions {
   /** Initial counter value; default 0. */
@@ -13,10 +12,8 @@ export interface EventFdOptions {
 }
 
 export class EventFd {
-  #fd: number;
-  #addon: NativeAddon;
-  #poller: FdPoller | null = null;
-  #refed = true;
+  readonly #own: WatchedFd;
+  readonly #addon: NativeAddon;
 
   static create(opts: EventFdOptions = {}): EventFd {
     const flags = (opts.nonblocking === false ? 0 : 1) | (opts.semaphore ? 2 : 0);
@@ -28,65 +25,49 @@ export class EventFd {
    * with onReadable makes its open file description non-blocking (shared with the sender).
    */
   constructor(fd: number) {
-    this.#fd = fd;
+    this.#own = new WatchedFd(fd, "eventfd");
     this.#addon = native();
   }
 
   /** The fd, or -1 once closed or detached. */
   get fd(): number {
-    return this.#fd;
+    return this.#own.fd;
   }
 
   get closed(): boolean {
-    return this.#fd < 0;
+    return this.#own.closed;
   }
 
   /** Adds `n` to the counter. Returns false if that would overflow it (nonblocking fds). */
   signal(n: bigint | number = 1n): boolean {
-    return this.#addon.eventfdWrite(this.#open("write"), n);
+    return this.#addon.eventfdWrite(this.#own.open("write"), n);
   }
 
   /** Reads and resets the counter (or takes 1 in semaphore mode); null when it is 0. */
   read(): bigint | null {
-    return this.#addon.eventfdRead(this.#open("read"));
+    return this.#addon.eventfdRead(this.#own.open("read"));
   }
 
   /** Call `cb` whenever the counter is non-zero; null stops. Level-triggered: read it. */
   onReadable(cb: (() => void) | null): void {
-    if (cb === null && this.#poller === null) return;
-    if (this.#poller === null) {
-      this.#poller = new FdPoller(this.#open("uv_poll_start"));
-      if (!this.#refed) this.#poller.unref();
-    }
-    this.#poller.onReadable(cb);
+    if (cb === null && !this.#own.watching) return;
+    this.#own.poller().onReadable(cb);
   }
 
   ref(): void {
-    this.#refed = true;
-    this.#poller?.ref();
+    this.#own.ref();
   }
 
   unref(): void {
-    this.#refed = false;
-    this.#poller?.unref();
+    this.#own.unref();
   }
 
   close(): void {
-    const fd = this.detach();
-    if (fd >= 0) this.#addon.close(fd);
+    this.#own.close();
   }
 
   /** Gives up ownership: stops watching, returns the fd without closing it. */
   detach(): number {
-    const fd = this.#fd;
-    this.#poller?.close();
-    this.#poller = null;
-    this.#fd = -1;
-    return fd;
-  }
-
-  #open(syscall: string): number {
-    if (this.#fd < 0) throw sysError("EBADF", syscall, "eventfd is closed");
-    return this.#fd;
+    return this.#own.detach();
   }
 }

@@ -1,8 +1,8 @@
 /** Connected AF_UNIX stream sockets: the StreamSocket implementation, connect and socketpair. */
 import { type NativeAddon, native } from "./native.js";
-import { FdPoller } from "./poll.js";
 import { isErrno, SysError, sysError } from "./sys-error.js";
 import type { Received, StreamSocket } from "./types.js";
+import { WatchedFd } from "./watched-fd.js";
 
 /** sun_path holds 108 bytes including the terminating NUL. */
 export const UNIX_PATH_MAX = 107;
@@ -21,34 +21,30 @@ export interface PeerCredentials {
 }
 
 export class UnixSocket implements StreamSocket {
-  #fd: number;
-  #addon: NativeAddon;
-  #poller: FdPoller | null = null;
-  #refed = true;
+  readonly #own: WatchedFd;
+  readonly #addon: NativeAddon;
 
   /** Adopts `fd` (a connected, non-blocking AF_UNIX stream socket); we now own it. */
   constructor(fd: number) {
-    this.#fd = fd;
+    this.#own = new WatchedFd(fd, "socket");
     this.#addon = native();
   }
 
   /** The fd, or -1 once closed or detached. */
   get fd(): number {
-    return this.#fd;
+    return this.#own.fd;
   }
 
   get closed(): boolean {
-    return this.#fd < 0;
+    return this.#own.closed;
   }
 
   send(chunks: readonly Uint8Array[], fds?: readonly number[]): number {
-    if (this.#fd < 0) throw sysError("EBADF", "sendmsg", "send on a closed socket");
-    return this.#addon.sendmsg(this.#fd, chunks, fds);
+    return this.#addon.sendmsg(this.#own.open("sendmsg"), chunks, fds);
   }
 
   recv(buf: Uint8Array, maxFds: number): Received | null {
-    if (this.#fd < 0) throw sysError("EBADF", "recvmsg", "recv on a closed socket");
-    const n = this.#addon.recvmsg(this.#fd, buf, maxFds, fdScratch);
+    const n = this.#addon.recvmsg(this.#own.open("recvmsg"), buf, maxFds, fdScratch);
     if (n < 0) return null;
     const count = fdScratch[0]!;
     if (count === 0) return { bytes: n, fds: [] };
@@ -58,54 +54,37 @@ export class UnixSocket implements StreamSocket {
   }
 
   onReadable(cb: (() => void) | null): void {
-    if (cb === null && this.#poller === null) return;
-    this.#pollerFor("onReadable").onReadable(cb);
+    if (cb === null && !this.#own.watching) return;
+    this.#own.poller().onReadable(cb);
   }
 
   /** One-shot: `cb` runs once when writable, then writability is no longer watched. */
   onWritable(cb: (() => void) | null): void {
-    if (cb === null && this.#poller === null) return;
-    this.#pollerFor("onWritable").onWritable(cb);
+    if (cb === null && !this.#own.watching) return;
+    this.#own.poller().onWritable(cb);
   }
 
   /** Let this socket's polling keep the process alive (the default). */
   ref(): void {
-    this.#refed = true;
-    this.#poller?.ref();
+    this.#own.ref();
   }
 
   /** Do not keep the process alive just because this socket is being watched. */
   unref(): void {
-    this.#refed = false;
-    this.#poller?.unref();
+    this.#own.unref();
   }
 
   peerCredentials(): PeerCredentials {
-    if (this.#fd < 0) throw sysError("EBADF", "getsockopt", "peerCredentials on a closed socket");
-    const [pid, uid, gid] = this.#addon.peerCred(this.#fd);
+    const [pid, uid, gid] = this.#addon.peerCred(this.#own.open("getsockopt"));
     return { pid, uid, gid };
   }
 
   close(): void {
-    const fd = this.detach();
-    if (fd >= 0) this.#addon.close(fd);
+    this.#own.close();
   }
 
   detach(): number {
-    const fd = this.#fd;
-    this.#poller?.close();
-    this.#poller = null;
-    this.#fd = -1;
-    return fd;
-  }
-
-  #pollerFor(what: string): FdPoller {
-    if (this.#poller) return this.#poller;
-    if (this.#fd < 0) throw sysError("EBADF", "uv_poll_start", `${what} on a closed socket`);
-    const p = new FdPoller(this.#fd);
-    if (!this.#refed) p.unref();
-    this.#poller = p;
-    return p;
+    return this.#own.detach();
   }
 }
 
