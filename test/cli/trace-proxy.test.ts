@@ -240,6 +240,34 @@ describe("trace proxy: a real server and client", () => {
     assert.ok(replies.length > 0 && replies.every((r) => r.latencyMs !== undefined));
   });
 
+  it("changes nothing: lspci and the edu driver give the same results with and without it", async () => {
+    // What a client observes, run once directly and once through the proxy.
+    const observe = async (path: string) => {
+      const client = await VfioUserClient.connect(path);
+      // Device state outlives a client (as the spec asks); start both runs from reset.
+      await client.device.reset();
+      const lspci = renderLspci(await readLspciDevice(client), { verbose: 2, hex: 3 });
+      const driver = await EduDriver.open(client.device);
+      const factorials: number[] = [];
+      for (let n = 0; n <= 12; n++) factorials.push(await driver.factorial(n));
+      const data = Uint8Array.from({ length: 4096 }, (_, i) => (i * 31 + 7) & 0xff);
+      const viaFd = await dmaRoundTrip(driver, data, "fd");
+      const viaMsg = await dmaRoundTrip(driver, data, "message");
+      await driver.close();
+      await client.close();
+      await server.idle();
+      return { lspci, factorials, fd: viaFd.returnedCrc32, msg: viaMsg.returnedCrc32 };
+    };
+    const direct = await observe(tmp.path("edu.sock"));
+    const { proxy, records } = startProxy(tmp.path("trace3.sock"), tmp.path("edu.sock"));
+    const proxied = await observe(tmp.path("trace3.sock"));
+    await proxy.idle();
+    await proxy.close();
+    assert.deepEqual(proxied, direct);
+    assert.equal(direct.fd, direct.msg, "both DMA paths brought the data back");
+    assert.ok(records.length > 50, "the proxied run went through the proxy");
+  });
+
   it("traces the twin socket: DMA through DMA_READ/DMA_WRITE still works", async () => {
     const { proxy, records, events } = startProxy(tmp.path("trace2.sock"), tmp.path("edu.sock"));
     await server.idle();
