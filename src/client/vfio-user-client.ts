@@ -26,7 +26,11 @@ export interface VfioUserClientOptions {
   maxDataXferSize?: number;
   /** IOMMU page sizes we offer (pgsizes); default 4 KiB. */
   pgsizes?: bigint;
-  /** Offer twin-socket mode (server-to-client commands on a second socket); default false. */
+  /**
+   * Offer twin-socket mode (server-to-client commands such as DMA_READ on a second socket,
+   * as the spec recommends); default true. A server may decline. Our socket calls never
+   * block (MSG_DONTWAIT), so a twin fd the server left in blocking mode is harmless.
+   */
   twinSocket?: boolean;
   /** Reply timeout for every request in ms; default 0 (wait forever, as DEVICE_RESET may). */
   requestTimeoutMs?: number;
@@ -119,7 +123,7 @@ async function handshake(
       maxMsgFds: ourFds,
       maxDataXferSize: ourXfer,
       pgsizes: options.pgsizes ?? 4096n,
-      ...(options.twinSocket ? { twinSocket: { supported: true } } : {}),
+      ...((options.twinSocket ?? true) ? { twinSocket: { supported: true } } : {}),
     },
   };
   let frame: Frame;
