@@ -68,6 +68,14 @@ export function buildProgram(exit: ExitSink): Command {
         .choices(["spec", "qemu"])
         .default("spec"),
     )
+    .addOption(
+      new Option(
+        "--dma-fds <policy>",
+        "map: mmap every DMA fd; sealed: only memfds sealed against shrinking, others by messages",
+      )
+        .choices(["map", "sealed"])
+        .default("map"),
+    )
     .addHelpText(
       "after",
       `\nBuilt-in devices:\n${devices}\n\nA device module's default export is a DeviceDefinition, a PciDevice,\nor a function (maybe async) returning one.`,

@@ -4,7 +4,7 @@
  * removes the socket file.
  */
 import type { DmaRwLayout } from "../protocol/index.js";
-import { type Logger, VfioUserServer } from "../server/index.js";
+import { type DmaFdPolicy, type Logger, VfioUserServer } from "../server/index.js";
 import { CliError, EXIT_FAILURE, EXIT_OK } from "./cli-error.js";
 import { loadDevice } from "./device-loader.js";
 import { startHostConsole } from "./host-console.js";
@@ -15,6 +15,8 @@ export interface ServeOptions {
   readonly verbose?: boolean;
   /** Layout of our DMA_READ/DMA_WRITE messages: the spec's, or QEMU's 32-bit count. */
   readonly dmaLayout?: DmaRwLayout;
+  /** Which DMA fds to mmap (see VfioUserServerOptions.dmaFds). */
+  readonly dmaFds?: DmaFdPolicy;
 }
 
 function stamp(): string {
@@ -38,6 +40,7 @@ export async function serveCommand(deviceArg: string, opts: ServeOptions): Promi
     logger: log,
     verbose: opts.verbose ?? false,
     dmaRwLayout: opts.dmaLayout ?? "spec",
+    dmaFds: opts.dmaFds ?? "map",
   });
   const console_ = opts.verbose ? startHostConsole(control, process.stdin, log.info) : undefined;
   const signal = untilSignal();

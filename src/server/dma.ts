@@ -6,7 +6,15 @@ import {
   IommuDomain,
   IommuFaultError,
 } from "../iommu/index.js";
-import { closeFd, mmap, munmap, PROT_READ, PROT_WRITE } from "../sys/index.js";
+import {
+  closeFd,
+  F_SEAL_SHRINK,
+  fdSeals,
+  mmap,
+  munmap,
+  PROT_READ,
+  PROT_WRITE,
+} from "../sys/index.js";
 import type { DeviceDma, DmaWindowInfo } from "./device.js";
 
 /** Client memory reached by messages (windows mapped without an fd). */
@@ -16,6 +24,14 @@ export interface DmaRemote {
   /** The client's max_data_xfer_size: the largest count one message may carry. */
   readonly maxXfer: number;
 }
+
+/**
+ * What to do with the fd of a DMA_MAP. "map" mmaps any fd (what QEMU, libvfio-user and
+ * SPDK expect). "sealed" mmaps only memfds sealed against shrinking and reaches other
+ * windows through DMA_READ/DMA_WRITE messages: a client that truncates a file under our
+ * mapping would otherwise kill the server with SIGBUS on the next device access.
+ */
+export type DmaFdPolicy = "map" | "sealed";
 
 /** How one window is backed: our mmap of the client's fd, or nothing (messages). */
 interface Backing {
@@ -58,6 +74,7 @@ export class DmaController implements DeviceDma {
   #remote: DmaRemote | null = null;
   #retiredFaults = 0;
   #unboundFaults = 0;
+  #fdPolicy: DmaFdPolicy = "map";
   readonly #hooks: DmaHooks;
 
   constructor(hooks: DmaHooks = {}) {
@@ -65,10 +82,16 @@ export class DmaController implements DeviceDma {
   }
 
   /** A client is connected: start an empty domain with its limits. */
-  attach(remote: DmaRemote, maxMappings: number, pgsizes: bigint): void {
+  attach(
+    remote: DmaRemote,
+    maxMappings: number,
+    pgsizes: bigint,
+    fdPolicy: DmaFdPolicy = "map",
+  ): void {
     if (this.#domain !== null) throw new VfioError("EBUSY", "DMA is already attached to a client");
     this.#domain = new IommuDomain<Backing>({ memlockLimit: "infinity", maxMappings, pgsizes });
     this.#remote = remote;
+    this.#fdPolicy = fdPolicy;
   }
 
   /** The client left: drop every window (waiting for in-flight accesses) and its remote. */
@@ -100,7 +123,10 @@ export class DmaController implements DeviceDma {
       if (!a.readable && !a.writable) {
         throw new VfioError("EINVAL", "DMA_MAP: neither read nor write permission");
       }
-      const backing = a.fd === undefined ? remoteBacking : mapFd(a);
+      const backing =
+        a.fd === undefined || (this.#fdPolicy === "sealed" && !sizeSealed(a.fd))
+          ? remoteBacking
+          : mapFd(a);
       let window: DmaWindow<Backing>;
       try {
         window = domain.map(a.iova, a.size, { read: a.readable, write: a.writable }, backing);
@@ -277,6 +303,10 @@ export class DmaController implements DeviceDma {
 }
 
 const remoteBacking: Backing = Object.freeze({ buffer: null, delta: 0, writable: false });
+
+function sizeSealed(fd: number): boolean {
+  return (fdSeals(fd) & F_SEAL_SHRINK) !== 0;
+}
 
 function mapFd(a: DmaMapArgs): Backing {
   // Checked before mmap, whose argument errors are RangeErrors (reported as EIO, logged as bugs).

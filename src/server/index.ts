@@ -16,6 +16,7 @@ export type {
   RegionHandlers,
   RomDefinition,
 } from "./device.js";
+export type { DmaFdPolicy } from "./dma.js";
 export { type IrqCapabilities, IrqController } from "./irqs/irq-controller.js";
 export type { IrqDelivery } from "./irqs/notifier.js";
 export { debuglogLogger, type Logger, silentLogger } from "./logger.js";

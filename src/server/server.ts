@@ -11,6 +11,7 @@ import type { StreamSocket } from "../sys/types.js";
 import { Connection, type Frame } from "../transport/index.js";
 import { closeWhenFlushed } from "./close-flushed.js";
 import type { DeviceCore } from "./device-core.js";
+import type { DmaFdPolicy } from "./dma.js";
 import { closeAll } from "./irqs/eventfd-wrapper.js";
 import { debuglogLogger, type Logger } from "./logger.js";
 import { deviceCore, type PciDevice } from "./pci-device.js";
@@ -36,6 +37,13 @@ export interface VfioUserServerOptions {
    * count of spec 0.9.2 and libvfio-user; "qemu" the 32-bit count QEMU's client uses.
    */
   dmaRwLayout?: DmaRwLayout;
+  /**
+   * "map" (default) mmaps the fd of every DMA_MAP, as QEMU, libvfio-user and SPDK expect.
+   * "sealed" mmaps only memfds sealed against shrinking (QEMU's memory-backend-memfd is,
+   * by default, and so are our client's buffers) and reaches other windows through
+   * DMA_READ/DMA_WRITE: then no client can crash the server by truncating its memory.
+   */
+  dmaFds?: DmaFdPolicy;
   /** Reply timeout of DMA_READ/DMA_WRITE in ms (0 = none); default 30000. */
   dmaTimeoutMs?: number;
   /** How long a refused client may take to send its first message; default 5000 ms. */
@@ -88,6 +96,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
       maxMsgFds: options.maxMsgFds ?? 64,
       twinSocket: options.twinSocket ?? true,
       dmaRwLayout: options.dmaRwLayout ?? "spec",
+      dmaFds: options.dmaFds ?? "map",
       dmaTimeoutMs: options.dmaTimeoutMs ?? 30000,
       refuseTimeoutMs: options.refuseTimeoutMs ?? 5000,
     };
@@ -214,6 +223,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
         verbose: this.#opts.verbose,
         policy: this.#policy,
         dmaRwLayout: this.#opts.dmaRwLayout,
+        dmaFds: this.#opts.dmaFds,
         maxMsgFds: this.#opts.maxMsgFds,
       },
       p.frames.splice(0),

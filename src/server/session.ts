@@ -21,7 +21,7 @@ import { type Connection, DEFAULT_MAX_MESSAGE_SIZE, type Frame } from "../transp
 import { closeWhenFlushed } from "./close-flushed.js";
 import type { ClientInfo } from "./device.js";
 import type { DeviceCore } from "./device-core.js";
-import type { DmaRemote } from "./dma.js";
+import type { DmaFdPolicy, DmaRemote } from "./dma.js";
 import type { HandlerContext, Reply } from "./handlers/context.js";
 import { dmaMap, dmaUnmap } from "./handlers/dma.js";
 import { deviceInfo, irqInfo, regionInfo, regionIoFds } from "./handlers/info.js";
@@ -42,6 +42,7 @@ export interface SessionConfig {
   readonly verbose: boolean;
   readonly policy: VersionPolicy;
   readonly dmaRwLayout: DmaRwLayout;
+  readonly dmaFds: DmaFdPolicy;
   /** Most fds we accept with one message once negotiated. */
   readonly maxMsgFds: number;
 }
@@ -275,7 +276,7 @@ export class ClientSession {
       maxFds: this.#cfg.maxMsgFds,
     });
     const core = this.#cfg.core;
-    core.dma.attach(this.#remote(session), session.maxDmaMaps, session.pgsizes);
+    core.dma.attach(this.#remote(session), session.maxDmaMaps, session.pgsizes, this.#cfg.dmaFds);
     const info: ClientInfo = {
       ...peerIds(this.#socket),
       minor: session.minor,

@@ -15,3 +15,16 @@ export function dupFd(fd: number): number {
 export function fdSize(fd: number): bigint {
   return native().fstatSize(fd);
 }
+
+/**
+ * The F_SEAL_* seals of the file behind `fd` (F_GET_SEALS); 0 for files that cannot
+ * carry seals (anything but a memfd answers EINVAL).
+ */
+export function fdSeals(fd: number): number {
+  try {
+    return native().memfdSeals(fd, 0);
+  } catch (err) {
+    if ((err as { code?: string }).code === "EINVAL") return 0;
+    throw err;
+  }
+}
