@@ -3,7 +3,9 @@ import { writeSync } from "node:fs";
 import type { VfioError } from "../../src/errors.js";
 import { HEADER_SIZE } from "../../src/protocol/constants.js";
 import { encodeHeader } from "../../src/protocol/header.js";
+import { socketPair } from "../../src/sys/index.js";
 import type { Received, StreamSocket } from "../../src/sys/types.js";
+import { Connection } from "../../src/transport/index.js";
 import type { FrameSink, ReceivedFrame } from "../../src/transport/message-reader.js";
 
 export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -162,3 +164,34 @@ export async function assertFdConnectedTo(
   const got = await recvExactly(peer, bytes.byteLength, 0);
   return new TextDecoder().decode(got.bytes) === tag;
 }
+
+/** Two Connections over a socketpair. */
+export function connectionPair(options = {}) {
+  const [a, b] = socketPair();
+  const client = new Connection(a, options);
+  const server = new Connection(b, options);
+  return {
+    client,
+    server,
+    done: () => {
+      client.close();
+      server.close();
+    },
+  };
+}
+
+/** A Connection facing a raw socket we drive by hand. */
+export function rawConnection(options = {}) {
+  const [a, b] = socketPair();
+  const conn = new Connection(a, options);
+  return {
+    conn,
+    peer: b,
+    done: () => {
+      conn.close();
+      b.close();
+    },
+  };
+}
+
+export const u8 = (...xs: number[]) => Uint8Array.from(xs);
