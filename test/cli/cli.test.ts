@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Command, encodeReplyMessage, type VersionMessage } from "../../src/protocol/index.js";
@@ -81,6 +81,10 @@ function fakeServer(path: string, reply: Uint8Array) {
 describe("vfio-ts command line", { concurrency: true }, () => {
   const tmp = tempDir();
   after(() => tmp.cleanup());
+
+  it("the package bin is executable after a build, as `npx vfio-ts` needs", () => {
+    assert.equal(statSync(MAIN).mode & 0o111, 0o111);
+  });
 
   it("--help lists the commands and exits 0", async () => {
     const r = await run(["--help"]);
