@@ -1,19 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { VfioError } from "../../src/errors.js";
-import {
-  Command,
-  VFIO_USER_F_TYPE_COMMAND,
-  VFIO_USER_F_TYPE_REPLY,
-} from "../../src/protocol/constants.js";
+import { Command } from "../../src/protocol/constants.js";
 import { decodeHeader } from "../../src/protocol/header.js";
 import { socketPair } from "../../src/sys/index.js";
 import { Connection } from "../../src/transport/index.js";
-import { concatBytes, pattern, rawMessage, recvExactly, tick, u8 } from "./util.js";
-
-const { VFIO_USER_REGION_READ: READ } = Command;
-const CMD = VFIO_USER_F_TYPE_COMMAND;
-const REPLY = VFIO_USER_F_TYPE_REPLY;
+import {
+  CMD,
+  concatBytes,
+  pattern,
+  READ,
+  REPLY,
+  rawMessage,
+  recvExactly,
+  tick,
+  u8,
+} from "./util.js";
 
 describe("Connection in twin-socket mode", () => {
   it("server: our requests go on the twin; the client's commands still arrive on main", async () => {

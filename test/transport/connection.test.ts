@@ -2,36 +2,27 @@ import assert from "node:assert/strict";
 import { closeSync } from "node:fs";
 import { describe, it } from "node:test";
 import { VfioError } from "../../src/errors.js";
-import {
-  Command,
-  VFIO_USER_F_ERROR,
-  VFIO_USER_F_NO_REPLY,
-  VFIO_USER_F_TYPE_COMMAND,
-  VFIO_USER_F_TYPE_REPLY,
-} from "../../src/protocol/constants.js";
+import { VFIO_USER_F_ERROR, VFIO_USER_F_NO_REPLY } from "../../src/protocol/constants.js";
 import { decodeHeader } from "../../src/protocol/header.js";
 import { socketPair } from "../../src/sys/index.js";
 import { type Frame, ReplyError } from "../../src/transport/index.js";
 import { openFdCount } from "../helpers/fds.js";
 import {
   assertFdConnectedTo,
+  CMD,
   concatBytes,
   connectionPair,
+  MAP,
   pattern,
+  READ,
+  REPLY,
   rawConnection,
   rawMessage,
   recvExactly,
   u8,
+  WRITE,
   waitFor,
 } from "./util.js";
-
-const {
-  VFIO_USER_REGION_READ: READ,
-  VFIO_USER_REGION_WRITE: WRITE,
-  VFIO_USER_DMA_MAP: MAP,
-} = Command;
-const CMD = VFIO_USER_F_TYPE_COMMAND;
-const REPLY = VFIO_USER_F_TYPE_REPLY;
 
 describe("Connection", () => {
   it("round-trips a request and its reply", async () => {

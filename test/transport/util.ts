@@ -1,7 +1,12 @@
 /** Shared helpers of the transport tests: raw message bytes, waiting, an instrumented socket. */
 import { writeSync } from "node:fs";
 import type { VfioError } from "../../src/errors.js";
-import { HEADER_SIZE } from "../../src/protocol/constants.js";
+import {
+  Command,
+  HEADER_SIZE,
+  VFIO_USER_F_TYPE_COMMAND,
+  VFIO_USER_F_TYPE_REPLY,
+} from "../../src/protocol/constants.js";
 import { encodeHeader } from "../../src/protocol/header.js";
 import { socketPair } from "../../src/sys/index.js";
 import type { Received, StreamSocket } from "../../src/sys/types.js";
@@ -195,3 +200,10 @@ export function rawConnection(options = {}) {
 }
 
 export const u8 = (...xs: number[]) => Uint8Array.from(xs);
+
+/** Commands and message types the Connection tests send. */
+export const READ = Command.VFIO_USER_REGION_READ;
+export const WRITE = Command.VFIO_USER_REGION_WRITE;
+export const MAP = Command.VFIO_USER_DMA_MAP;
+export const CMD = VFIO_USER_F_TYPE_COMMAND;
+export const REPLY = VFIO_USER_F_TYPE_REPLY;
