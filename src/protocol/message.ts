@@ -1,4 +1,4 @@
-import type { BodyCodec, DecodeOptions, EncodeOptions } from "./codec.js";
+import type { BodyCodec, DecodeContext, DecodeOptions, EncodeOptions } from "./codec.js";
 import { decodeBody } from "./codec.js";
 import {
   type CommandId,
@@ -143,7 +143,12 @@ export function decodeFrame(
     request: BodyCodec<unknown>;
     reply: BodyCodec<unknown>;
   };
-  const ctx = { ...opts, numFds };
+  // A fixed-shape literal, not a spread: this runs once per message.
+  const ctx: DecodeContext = {
+    numFds,
+    maxDataXferSize: opts.maxDataXferSize,
+    dmaRwLayout: opts.dmaRwLayout,
+  };
   try {
     if (isReply(header) && isErrorReply(header)) {
       // The spec wants header-only error replies, but libvfio-user sends whatever reply

@@ -142,16 +142,18 @@ export class DmaController implements DeviceDma {
     }
   }
 
-  /** DMA_UNMAP of exactly one earlier mapping; resolves once its memory is released. */
-  async unmap(iova: bigint, size: bigint): Promise<DmaWindowInfo> {
-    const w = this.#need().unmapExact(iova, size);
-    await this.#release([w]);
-    return windowInfo(w);
+  /**
+   * DMA_UNMAP of exactly one earlier mapping. The window is gone from the domain at
+   * once; its memory is released now, or, if a device access still uses it, by the
+   * returned promise (the caller replies only after that).
+   */
+  unmap(iova: bigint, size: bigint): Promise<void> | undefined {
+    return this.#release([this.#need().unmapExact(iova, size)]);
   }
 
-  /** DMA_UNMAP with VFIO_DMA_UNMAP_FLAG_ALL. */
-  async unmapAll(): Promise<void> {
-    await this.#release(this.#need().unmapAll().windows);
+  /** DMA_UNMAP with VFIO_DMA_UNMAP_FLAG_ALL; a promise as for unmap(). */
+  unmapAll(): Promise<void> | undefined {
+    return this.#release(this.#need().unmapAll().windows);
   }
 
   windows(): DmaWindowInfo[] {
@@ -295,11 +297,24 @@ export class DmaController implements DeviceDma {
     return this.#remote;
   }
 
-  async #release(windows: readonly DmaWindow<Backing>[]): Promise<void> {
+  /**
+   * Releases unmapped windows: synchronously when no access is in flight (the common
+   * case, which keeps DMA_UNMAP on the server's synchronous reply path), else once the
+   * last one finishes.
+   */
+  #release(windows: readonly DmaWindow<Backing>[]): Promise<void> | undefined {
     for (const w of windows) this.#hooks.onUnmap?.(windowInfo(w));
-    await Promise.all(windows.map((w) => w.whenIdle()));
-    for (const w of windows) if (w.value.buffer) munmap(w.value.buffer);
+    const busy = windows.filter((w) => w.pins > 0);
+    if (busy.length === 0) {
+      munmapAll(windows);
+      return undefined;
+    }
+    return Promise.all(busy.map((w) => w.whenIdle())).then(() => munmapAll(windows));
   }
+}
+
+function munmapAll(windows: readonly DmaWindow<Backing>[]): void {
+  for (const w of windows) if (w.value.buffer) munmap(w.value.buffer);
 }
 
 const remoteBacking: Backing = Object.freeze({ buffer: null, delta: 0, writable: false });

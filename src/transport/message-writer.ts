@@ -8,6 +8,14 @@ import { MAX_FDS_PER_MESSAGE, MAX_WIRE_SIZE } from "./limits.js";
 /** Chunks per sendmsg when several queued messages are flushed together. */
 const MAX_IOV = 64;
 
+/**
+ * Messages up to this size are copied whole into one preallocated buffer and sent as
+ * one chunk. Copying a few hundred bytes is cheaper than what it avoids: V8 keeps small
+ * typed arrays (such as a freshly encoded reply body) inside its heap and must move each
+ * one to a malloc'd backing store before native code may see its bytes.
+ */
+const COALESCE_MAX = 4096;
+
 /** A message waiting in the queue; `sent` bytes of it are already in the kernel. */
 interface Pending {
   /** Header bytes followed by the body chunks. */
@@ -21,8 +29,9 @@ interface Pending {
 /**
  * Writes frames to a StreamSocket in order.
  *
- * Fast path: with nothing queued a message goes out in one sendmsg right away (header
- * from a scratch buffer, body chunks as given: no copy). Whatever the kernel does not
+ * Fast path: with nothing queued a message goes out in one sendmsg right away: a small
+ * one copied whole into a preallocated buffer, a larger one as the header from a
+ * scratch buffer plus the body chunks as given (no copy). Whatever the kernel does not
  * take is queued and flushed from the writable callback.
  *
  * Fds travel with the first byte of their message and never again. A sendmsg that
@@ -44,7 +53,9 @@ export class MessageWriter {
   private waiting = false;
   private readonly scratchHeader = new Uint8Array(HEADER_SIZE);
   private readonly iov2: Uint8Array[] = [this.scratchHeader, this.scratchHeader];
-  private readonly iov1: Uint8Array[] = [this.scratchHeader];
+  /** Outside the V8 heap from the start (an explicit ArrayBuffer), so it is never moved. */
+  private readonly small = new Uint8Array(new ArrayBuffer(COALESCE_MAX));
+  private readonly iov1: Uint8Array[] = [this.small];
   private readonly writableCb = (): void => this.flush();
 
   /** `onError` is called once, synchronously, when a send fails (EPIPE, ECONNRESET, ...). */
@@ -87,17 +98,18 @@ export class MessageWriter {
       if (closeFdsAfterSend) closeFds(fds);
       return;
     }
+    if (this.head === this.queue.length && size <= COALESCE_MAX) {
+      this.writeSmall(id, command, flags, error, body, size, fds, closeFdsAfterSend);
+      return;
+    }
     const hdr = this.scratchHeader;
     writeHeader(hdr, id, command, size, flags, error);
     if (this.head === this.queue.length) {
-      // Fast path: nothing queued, try to send it whole now.
+      // Nothing queued: try to send it whole now, the body as given (no copy).
       let iov: Uint8Array[];
       if (single !== null) {
-        if (size === HEADER_SIZE) iov = this.iov1;
-        else {
-          iov = this.iov2;
-          iov[1] = single;
-        }
+        iov = this.iov2;
+        iov[1] = single;
       } else {
         iov = [hdr, ...(body as readonly Uint8Array[])];
       }
@@ -121,6 +133,55 @@ export class MessageWriter {
       return;
     }
     this.enqueue(hdr, body, size, 0, fds, closeFdsAfterSend);
+  }
+
+  /** The common case: nothing queued and a small message, sent from `small` in one chunk. */
+  private writeSmall(
+    id: number,
+    command: number,
+    flags: number,
+    error: number,
+    body: Body,
+    size: number,
+    fds: readonly number[],
+    closeFdsAfterSend: boolean,
+  ): void {
+    const buf = this.small;
+    writeHeader(buf, id, command, size, flags, error);
+    if (body instanceof Uint8Array) {
+      if (body.byteLength > 0) buf.set(body, HEADER_SIZE);
+    } else {
+      let at = HEADER_SIZE;
+      for (const c of body) {
+        buf.set(c, at);
+        at += c.byteLength;
+      }
+    }
+    const iov = this.iov1;
+    iov[0] = size === COALESCE_MAX ? buf : buf.subarray(0, size);
+    let n: number;
+    try {
+      n = this.socket.send(iov, fds);
+    } catch (err) {
+      if (closeFdsAfterSend) closeFds(fds);
+      this.fail(err);
+      return;
+    }
+    if (n === size) {
+      if (closeFdsAfterSend) closeFds(fds);
+      return;
+    }
+    // `small` is reused by the next message: queue a copy of what is left.
+    this.queue.push({
+      chunks: [buf.slice(n, size)],
+      size: size - n,
+      sent: 0,
+      fds: n > 0 ? NO_FDS : fds,
+      closeFds: n > 0 ? false : closeFdsAfterSend,
+    });
+    this.queued += size - n;
+    if (n > 0 && closeFdsAfterSend) closeFds(fds);
+    this.waitWritable();
   }
 
   /** Drop everything queued (closing fds we own) and stop; the socket is the owner's. */

@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import type { VfioError } from "../../src/errors.js";
 import { VFIO_USER_F_TYPE_COMMAND } from "../../src/protocol/constants.js";
 import { decodeHeader } from "../../src/protocol/header.js";
-import { socketPair } from "../../src/sys/index.js";
+import { type StreamSocket, socketPair } from "../../src/sys/index.js";
 import { MessageReader } from "../../src/transport/message-reader.js";
 import { MessageWriter } from "../../src/transport/message-writer.js";
 import { openFdCount } from "../helpers/fds.js";
@@ -21,6 +21,29 @@ const CMD = VFIO_USER_F_TYPE_COMMAND;
 
 function noError(err: VfioError): void {
   throw err;
+}
+
+/** A real socket whose sendmsg takes at most `budget` bytes (the rest of the chunks is left). */
+class ShortSendSocket extends RecordingSocket {
+  fdsSent = 0;
+  constructor(
+    inner: StreamSocket,
+    public budget: number,
+  ) {
+    super(inner);
+  }
+  override send(chunks: readonly Uint8Array[], fds?: readonly number[]): number {
+    const take: Uint8Array[] = [];
+    let left = this.budget;
+    for (const c of chunks) {
+      if (left <= 0) break;
+      take.push(c.byteLength <= left ? c : c.subarray(0, left));
+      left -= c.byteLength;
+    }
+    const n = super.send(take, fds);
+    if (n > 0 && fds) this.fdsSent += fds.length;
+    return n;
+  }
 }
 
 describe("MessageWriter", () => {
@@ -117,6 +140,43 @@ describe("MessageWriter", () => {
         assert.equal(f.fds.length, i % 10 === 5 ? 1 : 0, `fds of message ${i}`);
       });
       for (const f of sink.frames) for (const fd of f.fds) closeSync(fd);
+    } finally {
+      for (const s of [a, b, x, y]) s.close();
+    }
+  });
+
+  it("finishes a small message the socket took only part of, fds sent once", async () => {
+    const [a, b] = socketPair();
+    const [x, y] = socketPair();
+    // AF_UNIX takes a message this small whole or not at all; a socket that takes at most
+    // `budget` bytes per sendmsg shows the writer's handling of a split small message.
+    const limited = new ShortSendSocket(a, 1_000);
+    const sink = new CollectingSink();
+    try {
+      const w = new MessageWriter(limited, noError);
+      w.write(0, 9, CMD, 0, pattern(2_984, 100), [x.fd]);
+      assert.equal(w.queuedBytes, 2_000, "the rest waits for writability");
+      for (let i = 1; i <= 5; i++) w.write(i, 9, CMD, 0, pattern(500, 100 + i));
+      limited.budget = Number.POSITIVE_INFINITY;
+      const reader = new MessageReader(b, sink);
+      reader.start();
+      await waitFor(() => sink.frames.length === 6, "all frames");
+      reader.stop();
+      sink.frames.forEach((f, i) => {
+        assert.equal(f.header.id, i);
+        assert.deepEqual(f.body, i === 0 ? pattern(2_984, 100) : pattern(500, 100 + i));
+      });
+      assert.deepEqual(
+        sink.frames.map((f) => f.fds.length),
+        [1, 0, 0, 0, 0, 0],
+      );
+      assert.equal(limited.fdsSent, 1, "the fd went with the first part only");
+      assert.ok(await assertFdConnectedTo(sink.frames[0]!.fds[0]!, y, "x"));
+      closeSync(sink.frames[0]!.fds[0]!);
+      assert.equal(w.queuedBytes, 0);
+      // The writer is back on its fast path: a later small message goes out at once.
+      w.write(6, 9, CMD, 0, pattern(40, 106));
+      assert.equal(w.queuedBytes, 0);
     } finally {
       for (const s of [a, b, x, y]) s.close();
     }

@@ -141,7 +141,11 @@ function commandCodec<C extends CommandId>(command: C): CommandCodec<RequestMap[
 }
 
 function context(ctx: Partial<DecodeContext> | undefined): DecodeContext {
-  return { ...ctx, numFds: ctx?.numFds ?? 0 };
+  return {
+    numFds: ctx?.numFds ?? 0,
+    maxDataXferSize: ctx?.maxDataXferSize,
+    dmaRwLayout: ctx?.dmaRwLayout,
+  };
 }
 
 /** Encode a request body (no header). */

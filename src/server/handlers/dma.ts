@@ -35,12 +35,18 @@ export function dmaMap(ctx: HandlerContext, req: DmaMapRequest): Reply {
  * waits until no device access uses the memory any more. Dirty-page bitmaps are not
  * supported (EOPNOTSUPP): we offer no migration.
  */
-export async function dmaUnmap(ctx: HandlerContext, req: DmaUnmapRequest): Promise<Reply> {
+export function dmaUnmap(ctx: HandlerContext, req: DmaUnmapRequest): Reply | Promise<Reply> {
   if (req.bitmap !== undefined) {
     throw new VfioError("EOPNOTSUPP", "DMA_UNMAP: dirty page tracking is not supported");
   }
-  if ((req.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0) await ctx.core.dma.unmapAll();
-  else await ctx.core.dma.unmap(req.address, req.size);
+  const all = (req.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
+  const released = all ? ctx.core.dma.unmapAll() : ctx.core.dma.unmap(req.address, req.size);
+  return released === undefined
+    ? dmaUnmapReply(ctx, req)
+    : released.then(() => dmaUnmapReply(ctx, req));
+}
+
+function dmaUnmapReply(ctx: HandlerContext, req: DmaUnmapRequest): Reply {
   if (ctx.verbose) {
     const what =
       (req.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0
