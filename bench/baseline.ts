@@ -2,6 +2,7 @@ import { fileURLToPath } from "node:url";
 import { summarizeLatency } from "../src/drivers/index.js";
 import { ServerProcess } from "../src/drivers/server-process.js";
 import type { UnixSocket } from "../src/sys/index.js";
+import { pinServer } from "./pinning.js";
 import { type BenchCase, type BenchResult, iters } from "./types.js";
 
 const ECHO_ENTRY = fileURLToPath(new URL("./echo-server.js", import.meta.url));
@@ -25,6 +26,7 @@ function baselineCase(name: string, title: string): BenchCase {
     needs: "none",
     async run(ctx): Promise<BenchResult[]> {
       const { server, socket } = await ServerProcess.start({ entry: ECHO_ENTRY });
+      pinServer(server.pid);
       try {
         await pingPong(socket, iters(ctx, 2000)); // warm-up: JIT, and CPUs out of idle states
         const n = iters(ctx, 5000);

@@ -1,5 +1,4 @@
 /** Round-trip benchmarks: one request, one reply, one at a time. */
-import { VfioUserClient } from "../src/client/index.js";
 import { eduRegs, freeIova, measureLatency, summarizeLatency } from "../src/drivers/index.js";
 import type { BenchCase, BenchResult } from "./types.js";
 import { iters, needVfio } from "./types.js";
@@ -37,35 +36,6 @@ export const configRead: BenchCase = {
         ctx.handle.config.read32(0),
       ),
     ];
-  },
-};
-
-/**
- * The same config read, same client, against another vfio-user server given by
- * BENCH_PEER_SOCKET (for instance a C server such as libvfio-user's samples/server,
- * built and started by hand): the two rows compare servers with everything else equal.
- */
-export const peerConfigRead: BenchCase = {
-  name: "peer-config-read32",
-  needs: "none",
-  run: async (ctx) => {
-    const path = process.env.BENCH_PEER_SOCKET;
-    const title = "config 4-byte read, BENCH_PEER_SOCKET server";
-    if (!path) {
-      return [
-        { name: "peer-config-read32", title, iterations: 0, note: "BENCH_PEER_SOCKET not set" },
-      ];
-    }
-    const client = await VfioUserClient.connect(path);
-    try {
-      return [
-        await latencyRow("peer-config-read32", title, iters(ctx, 3000), () =>
-          client.device.config.read32(0),
-        ),
-      ];
-    } finally {
-      await client.close();
-    }
   },
 };
 

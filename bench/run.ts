@@ -5,13 +5,18 @@
  *
  * Environment:
  *   BENCH_ONLY=a,b        run only cases whose name contains one of these
- *                         (baseline-pingpong[-end], peer-config-read32, config-read32, bar0-read32, bar0-write32,
+ *                         (baseline-pingpong[-end], peer-compare, config-read32, bar0-read32, bar0-write32,
  *                          bar0-posted-write, dma-map-unmap, irq-latency, edu-ops, dma-fd, dma-msg)
  *   BENCH_SCALE=0.1       multiply iteration counts
  *   BENCH_IRQ=intx        use INTx instead of MSI
  *   BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof"   node options for the server process
- *   BENCH_PEER_SOCKET=/path   also time config reads against another vfio-user server there
- *                         (e.g. a C server), with the same client: a like-for-like comparison
+ *   BENCH_PEER_SOCKET=/path   also compare with another vfio-user server there (e.g. a C
+ *                         server), same client, in turns: see cases-peer.ts (BENCH_PEER_CMD,
+ *                         BENCH_ROUNDS)
+ *   BENCH_CPUS=0,1        pin this (client) process to CPU 0 and the server to CPU 1 (with
+ *                         taskset, all threads): on a small VM, keeps the scheduler from
+ *                         stacking both ends on one CPU. For BENCH_PEER_CMD, prefix
+ *                         "taskset -c 1" yourself.
  * Profile the driver side with: node --cpu-prof dist/bench/run.js
  */
 import { fileURLToPath } from "node:url";
@@ -19,7 +24,9 @@ import { Container, IommuOwner, VfioUserClient } from "../src/client/index.js";
 import { EduDriver, type EduIrqMode, ServerProcess } from "../src/drivers/index.js";
 import { socketBaseline, socketBaselineEnd } from "./baseline.js";
 import { dmaCases } from "./cases-dma.js";
-import { peerConfigRead, roundTripCases } from "./cases-rt.js";
+import { peerComparison } from "./cases-peer.js";
+import { roundTripCases } from "./cases-rt.js";
+import { pinClient, pinServer } from "./pinning.js";
 import { formatTable, writeJson } from "./report.js";
 import { type BenchCase, type BenchContext, type BenchResult, benchScale } from "./types.js";
 
@@ -29,8 +36,8 @@ const RESULTS_DIR = fileURLToPath(new URL("../../bench/results/", import.meta.ur
 
 const ALL: readonly BenchCase[] = [
   socketBaseline,
-  peerConfigRead,
   ...roundTripCases,
+  peerComparison,
   ...dmaCases,
   socketBaselineEnd,
 ];
@@ -52,6 +59,7 @@ function selected(): BenchCase[] {
 async function withVfio<T>(fn: (ctx: BenchContext) => Promise<T>): Promise<T> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const { server, socket } = await ServerProcess.start({ entry: SERVE_BENCH, nodeArgs });
+  pinServer(server.pid);
   try {
     const client = await VfioUserClient.fromSocket(socket, { name: "edu-bench" });
     // A private owner: the bench maps more than a default RLIMIT_MEMLOCK allows.
@@ -76,6 +84,7 @@ async function withVfio<T>(fn: (ctx: BenchContext) => Promise<T>): Promise<T> {
 
 async function main(): Promise<void> {
   const cases = selected();
+  pinClient();
   const results: BenchResult[] = [];
   const started = Date.now();
   const runCase = async (c: BenchCase, ctx: BenchContext | null) => {

@@ -1,0 +1,140 @@
+/**
+ * Like-for-like comparison with another vfio-user server, typically a C one such as
+ * libvfio-user's samples/server, built and started by you (nothing here builds it).
+ * The same client code runs the same operations against our edu server and the peer,
+ * taking them in turns for several rounds so that both see the same machine weather.
+ * Each row gives, per side, the median over rounds of that round's p50, and the ratio.
+ *
+ *   BENCH_PEER_SOCKET=/path        the peer listens there
+ *   BENCH_PEER_CMD="prog {socket}" optional: start the peer before each of its turns, for
+ *                                  servers that exit after one client (libvfio-user's
+ *                                  samples do); {socket} becomes BENCH_PEER_SOCKET
+ *   BENCH_ROUNDS=5                 turns per side
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import { Container, IommuOwner, VfioUserClient } from "../src/client/index.js";
+import { freeIova, measureLatency } from "../src/drivers/index.js";
+import { connectUnixRetry } from "../src/sys/index.js";
+import type { BenchCase, BenchContext, BenchResult } from "./types.js";
+import { iters, needVfio } from "./types.js";
+
+/** One client's view of a server: the operations both sides are timed on. */
+interface Side {
+  configRead(): Promise<unknown>;
+  dmaPair(): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+async function sideOf(client: VfioUserClient, container: Container): Promise<Side> {
+  const mem = new Uint8Array(Number(container.pageSize));
+  const iova = freeIova(container, BigInt(mem.byteLength));
+  return {
+    configRead: () => client.device.config.read32(0),
+    dmaPair: async () => {
+      const m = await container.mapMemory(iova, mem, "rw");
+      await m.unmap();
+    },
+    close: async () => {},
+  };
+}
+
+async function openPeer(path: string, cmd: string | undefined): Promise<Side> {
+  let child: ChildProcess | undefined;
+  if (cmd !== undefined) {
+    rmSync(path, { force: true });
+    child = spawn("/bin/sh", ["-c", cmd.replaceAll("{socket}", path)], { stdio: "ignore" });
+  }
+  const stopChild = async () => {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child!.once("exit", r));
+    child.kill("SIGTERM");
+    await exited;
+  };
+  try {
+    const socket = await connectUnixRetry(path, { timeoutMs: 5000 });
+    const client = await VfioUserClient.fromSocket(socket, { name: "peer" });
+    const container = new Container({ owner: new IommuOwner({ memlockLimit: "infinity" }) });
+    await container.attach(client.device);
+    const side = await sideOf(client, container);
+    return {
+      ...side,
+      close: async () => {
+        await container.close();
+        await client.close();
+        await stopChild();
+      },
+    };
+  } catch (err) {
+    await stopChild();
+    throw err;
+  }
+}
+
+async function p50(n: number, op: () => Promise<unknown>): Promise<number> {
+  await measureLatency(Math.max(10, n >> 2), op);
+  return (await measureLatency(n, op)).p50Us;
+}
+
+function median(v: readonly number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export const peerComparison: BenchCase = {
+  name: "peer-compare",
+  needs: "vfio",
+  run: async (c) => {
+    const ctx: BenchContext = needVfio(c);
+    const path = process.env.BENCH_PEER_SOCKET;
+    if (!path) {
+      return [
+        {
+          name: "peer-compare",
+          title: "same client against another server",
+          iterations: 0,
+          note: "BENCH_PEER_SOCKET not set",
+        },
+      ];
+    }
+    const cmd = process.env.BENCH_PEER_CMD;
+    const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? "5") | 0);
+    const ours = await sideOf(ctx.client, ctx.container);
+    const ops = [
+      { key: "configRead", name: "config 4-byte read", n: iters(ctx, 2000) },
+      { key: "dmaPair", name: "DMA_MAP + DMA_UNMAP pair, 4 KiB, no fd", n: iters(ctx, 1000) },
+    ] as const;
+    const got = ops.map(() => ({ ours: [] as number[], peer: [] as number[] }));
+    for (let r = 0; r < rounds; r++) {
+      for (const [i, op] of ops.entries()) got[i]!.ours.push(await p50(op.n, ours[op.key]));
+      const peer = await openPeer(path, cmd);
+      try {
+        for (const [i, op] of ops.entries()) got[i]!.peer.push(await p50(op.n, peer[op.key]));
+      } finally {
+        await peer.close();
+      }
+    }
+    return ops.flatMap((op, i): BenchResult[] => {
+      const o = median(got[i]!.ours);
+      const p = median(got[i]!.peer);
+      const spread = got[i]!.ours.map((v, k) => (v / got[i]!.peer[k]!).toFixed(2)).join(" ");
+      return [
+        {
+          name: `peer-${op.key}-ours`,
+          title: `${op.name}: ours (median of ${rounds} rounds' p50)`,
+          iterations: op.n * rounds,
+          p50Us: o,
+          note: `ours/peer ${(o / p).toFixed(2)}x; per round ${spread}`,
+        },
+        {
+          name: `peer-${op.key}-peer`,
+          title: `${op.name}: BENCH_PEER_SOCKET server`,
+          iterations: op.n * rounds,
+          p50Us: p,
+          note: "same client code, in turns with ours",
+        },
+      ];
+    });
+  },
+};
