@@ -5,7 +5,11 @@ import { iters, needVfio } from "./types.js";
 
 const BAR = eduRegs.EDU_BAR;
 
-/** Times `op` after a warm-up of a tenth as many calls. */
+/**
+ * Times `op` after a warm-up of as many calls (at least 2000): both processes' JITs
+ * optimise a path only after some thousands of runs, and a cold server can be several
+ * times slower than a warm one.
+ */
 async function latencyRow(
   name: string,
   title: string,
@@ -13,7 +17,7 @@ async function latencyRow(
   op: (i: number) => Promise<unknown>,
   note?: string,
 ): Promise<BenchResult> {
-  await measureLatency(Math.max(10, Math.round(n / 10)), op);
+  await measureLatency(Math.max(2000, n), op);
   const s = await measureLatency(n, op);
   return {
     name,
@@ -118,6 +122,8 @@ export const dmaMapUnmap: BenchCase = {
   },
 };
 
+const WARMUP_IRQS = 1000;
+
 /** raise register write -> eventfd readable in the driver ("wake"), and -> serviced (status read + ack). */
 export const irqLatency: BenchCase = {
   name: "irq-latency",
@@ -128,7 +134,7 @@ export const irqLatency: BenchCase = {
     const bit = 0x10000;
     const wake: number[] = [];
     const done: number[] = [];
-    for (let i = 0; i < n + 100; i++) {
+    for (let i = 0; i < n + WARMUP_IRQS; i++) {
       let tWake = 0n;
       ctx.handle.once("irq", () => {
         tWake = process.hrtime.bigint();
@@ -136,7 +142,7 @@ export const irqLatency: BenchCase = {
       const t0 = process.hrtime.bigint();
       await ctx.driver.raise(bit);
       const t1 = process.hrtime.bigint();
-      if (i < 100) continue; // warm-up
+      if (i < WARMUP_IRQS) continue; // warm-up
       wake.push(Number(tWake - t0));
       done.push(Number(t1 - t0));
     }
