@@ -312,21 +312,20 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
     const { iova, size, value: backing } = window;
     this.#mappings.set(window, mapping);
     const req = this.#request(window);
-    const results = await Promise.allSettled(this.#devices.map((d) => d.backend.dmaMap(req)));
-    const failed = results.findIndex((r) => r.status === "rejected");
-    if (failed < 0) return;
+    const devices = this.#devices.slice();
+    const failures = await failuresOf(devices.map((d) => d.backend.dmaMap(req)));
+    if (failures.length === 0) return;
     // Roll back: the mapping exists everywhere or nowhere.
-    await Promise.allSettled(
-      this.#devices
-        .filter((_, i) => results[i]!.status === "fulfilled")
-        .map((d) => d.backend.dmaUnmap(iova, size)),
+    const failed = new Set(failures.map((f) => f.index));
+    await failuresOf(
+      devices.filter((_, i) => !failed.has(i)).map((d) => d.backend.dmaUnmap(iova, size)),
     );
     this.domain.unmapExact(iova, size);
     this.#mappings.delete(window);
     mapping.markUnmapped();
     backing.release();
-    const reason = (results[failed] as PromiseRejectedResult).reason;
-    const dev = this.#devices[failed]!;
+    const { index, reason } = failures[0]!;
+    const dev = devices[index]!;
     throw new VfioError(
       reason instanceof VfioError ? reason.errno : "EIO",
       `DMA map of ${hex(size)} bytes at iova ${hex(iova)} failed on ${dev.name}: ${(reason as Error)?.message ?? reason}`,
@@ -341,16 +340,15 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
     for (const w of windows) {
       for (const d of this.#devices) calls.push(d.backend.dmaUnmap(w.iova, w.size));
     }
-    const results = await Promise.allSettled(calls);
-    await whenAllIdle(windows);
+    const failures = await failuresOf(calls);
+    const busy = windows.filter((w) => w.pins > 0);
+    if (busy.length > 0) await whenAllIdle(busy);
     for (const w of windows) {
       this.#mappings.get(w)?.markUnmapped();
       this.#mappings.delete(w);
       w.value.release();
     }
-    const errors = results
-      .filter((r): r is PromiseRejectedResult => r.status === "rejected")
-      .map((r) => r.reason);
+    const errors = failures.map((f) => f.reason);
     for (const e of errors) debug("DMA unmap on a device failed: %s", String(e));
     // A device that has gone away dropped its mappings with its connection; anything
     // else means the device may still reach memory we just freed, so say so.
@@ -404,3 +402,22 @@ const NO_BACKING: DmaBacking = {
 
 /** Errors that mean the device side is gone (its mappings died with it). */
 const DISCONNECTED = new Set(["ECONNRESET", "EPIPE", "ENOTCONN", "EBADF", "ECANCELED"]);
+
+/**
+ * Waits for every call and returns the failures in index order. Promise.allSettled
+ * would do, but it builds a result object per call, and this runs on every DMA map
+ * and unmap. Every call gets its rejection handler at once, so none goes unhandled
+ * while an earlier one is awaited.
+ */
+async function failuresOf(
+  calls: readonly Promise<unknown>[],
+): Promise<{ index: number; reason: unknown }[]> {
+  const failures: { index: number; reason: unknown }[] = [];
+  const settled = calls.map((c, index) =>
+    c.then(undefined, (reason: unknown) => {
+      failures.push({ index, reason });
+    }),
+  );
+  for (const s of settled) await s;
+  return failures.sort((a, b) => a.index - b.index);
+}

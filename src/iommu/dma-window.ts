@@ -34,7 +34,7 @@ export class DmaWindow<T> {
   constructor(iova: bigint, size: bigint, perms: DmaPerms, value: T, pages: bigint) {
     this.iova = iova;
     this.size = size;
-    this.perms = Object.freeze({ read: perms.read, write: perms.write });
+    this.perms = frozenPerms(perms.read, perms.write);
     this.value = value;
     this.pages = pages;
   }
@@ -88,6 +88,18 @@ export class DmaWindow<T> {
   [revokeWindow](): void {
     this.#mapped = false;
   }
+}
+
+// Four shared frozen objects: freezing a fresh one per window costs a map transition.
+const PERMS: readonly DmaPerms[] = [
+  Object.freeze({ read: false, write: false }),
+  Object.freeze({ read: true, write: false }),
+  Object.freeze({ read: false, write: true }),
+  Object.freeze({ read: true, write: true }),
+];
+
+function frozenPerms(read: boolean, write: boolean): DmaPerms {
+  return PERMS[(read ? 1 : 0) | (write ? 2 : 0)]!;
 }
 
 /** Resolves when every window given is idle; what an unmapper awaits before releasing. */

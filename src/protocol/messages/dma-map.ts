@@ -218,6 +218,14 @@ export const dmaUnmapCodec: CommandCodec<DmaUnmapRequest, DmaUnmapReply> = {
       // The request decoder already refuses such an argsz, as the kernel and libvfio-user do.
       throw new ProtocolError("EINVAL", `DMA_UNMAP: argsz ${requestArgsz} < reply ${need}`);
     }
-    return { ...reply, argsz: need };
+    if (reply.argsz === need) return reply;
+    const fitted: DmaUnmapReply = {
+      argsz: need,
+      flags: reply.flags,
+      address: reply.address,
+      size: reply.size,
+    };
+    if (reply.bitmap !== undefined) fitted.bitmap = reply.bitmap;
+    return fitted;
   },
 };
