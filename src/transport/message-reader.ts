@@ -93,6 +93,8 @@ export class MessageReader {
   /** Fds that arrived for the message in progress. */
   private curFds: number[] = NO_FDS;
   private state = IDLE;
+  /** Flow control: no more recvs until resume() (see pause()). */
+  private paused = false;
   private readonly readableCb = (): void => this.readSome();
 
   constructor(socket: StreamSocket, sink: FrameSink, options: ReaderOptions = {}) {
@@ -116,7 +118,7 @@ export class MessageReader {
   start(): void {
     if (this.state !== IDLE) return;
     this.state = READING;
-    this.socket.onReadable(this.readableCb);
+    if (!this.paused) this.socket.onReadable(this.readableCb);
   }
 
   /** Stop for good without telling the sink; closes fds held for a partial message. */
@@ -127,6 +129,28 @@ export class MessageReader {
 
   get ended(): boolean {
     return this.state === ENDED;
+  }
+
+  /**
+   * Flow control: receive nothing more until resume(). Messages already received
+   * are still handed out, so a sink may call this from onFrame; the peer's further
+   * bytes wait in the kernel, and its sends then block or queue on its side.
+   */
+  pause(): void {
+    if (this.paused || this.state === ENDED) return;
+    this.paused = true;
+    if (this.state === READING && !this.socket.closed) this.socket.onReadable(null);
+  }
+
+  /** Undo pause(). */
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.state === READING) this.socket.onReadable(this.readableCb);
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
   }
 
   /** Change the limits (e.g. after negotiation); they apply to messages not yet sized. */
@@ -141,6 +165,7 @@ export class MessageReader {
 
   private readSome(): void {
     for (let round = 0; round < MAX_RECVS_PER_WAKEUP; round++) {
+      if (this.paused) return;
       let target: Uint8Array;
       if (this.big !== null) {
         target = this.big.subarray(this.bigFilled);

@@ -57,6 +57,7 @@ export class MessageWriter {
   private readonly small = new Uint8Array(new ArrayBuffer(COALESCE_MAX));
   private readonly iov1: Uint8Array[] = [this.small];
   private readonly writableCb = (): void => this.flush();
+  private drainCb: (() => void) | null = null;
 
   /** `onError` is called once, synchronously, when a send fails (EPIPE, ECONNRESET, ...). */
   constructor(socket: StreamSocket, onError: (err: VfioError) => void) {
@@ -67,6 +68,14 @@ export class MessageWriter {
   /** Bytes accepted by write() but not yet taken by the kernel. */
   get queuedBytes(): number {
     return this.queued;
+  }
+
+  /**
+   * `cb` runs each time a queue that had built up has been handed to the kernel in
+   * full (not for messages that went out at once): the moment to resume producing.
+   */
+  onDrain(cb: (() => void) | null): void {
+    this.drainCb = cb;
   }
 
   /**
@@ -266,6 +275,7 @@ export class MessageWriter {
       }
     }
     this.socket.onWritable(null);
+    if (!this.failed) this.drainCb?.();
   }
 
   /** Account `n` bytes taken by the kernel, retiring messages that are now fully sent. */

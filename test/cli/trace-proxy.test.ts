@@ -23,6 +23,7 @@ import {
   encodeMessage,
   encodeReplyMessage,
   encodeRequestMessage,
+  VFIO_USER_F_TYPE_COMMAND,
 } from "../../src/protocol/index.js";
 import { VfioUserServer } from "../../src/server/index.js";
 import {
@@ -32,6 +33,8 @@ import {
   type UnixListener,
   type UnixSocket,
 } from "../../src/sys/index.js";
+import { MessageReader, MessageWriter } from "../../src/transport/index.js";
+import { CollectingSink, pattern } from "../transport/util.js";
 import { tempDir, waitFor } from "./helpers.js";
 
 /** Collects everything a raw socket receives: bytes and fds, and whether EOF came. */
@@ -287,5 +290,60 @@ describe("trace proxy: a real server and client", () => {
     assert.ok(seen.includes("c2s VFIO_USER_DMA_READ"));
     assert.ok(seen.includes("s2c VFIO_USER_DMA_WRITE"));
     assert.ok(twin.filter((r) => r.direction === "c2s").every((r) => r.latencyMs !== undefined));
+  });
+});
+
+describe("trace proxy: flow control", () => {
+  it("stops reading from a sender while the receiver lags, then delivers everything", async () => {
+    const tmp = tempDir();
+    let serverSock: UnixSocket | undefined;
+    const listener = listenUnix(tmp.path("slow.sock"));
+    listener.onConnection((sock) => {
+      serverSock = sock as UnixSocket; // not read from until later
+    });
+    const high = 256 * 1024;
+    const proxy = TraceProxy.listen({
+      listen: tmp.path("p.sock"),
+      connect: tmp.path("slow.sock"),
+      onRecord: () => {},
+      highWaterBytes: high,
+    });
+    const client = connectUnix(tmp.path("p.sock"));
+    try {
+      await waitFor(() => serverSock !== undefined, "the proxied connection");
+      const writer = new MessageWriter(client, (err) => assert.fail(err.message));
+      // 6 MiB: far more than the two kernel socket buffers plus the high-water mark.
+      const count = 96;
+      const size = 64 * 1024;
+      for (let i = 0; i < count; i++)
+        writer.write(i, 99, VFIO_USER_F_TYPE_COMMAND, 0, pattern(size, i));
+      await waitFor(() => proxy.queuedBytes >= high, "the proxy reaching its high-water mark");
+      // Give a proxy that ignored the mark every chance to read the rest.
+      for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 20));
+      // One receive may overshoot the mark by at most a slab (64 KiB) or one message.
+      assert.ok(
+        proxy.queuedBytes <= high + size + 16 + 64 * 1024,
+        `the proxy holds ${proxy.queuedBytes} bytes`,
+      );
+      assert.ok(writer.queuedBytes > 0, "the sender is held back");
+
+      const sink = new CollectingSink();
+      const reader = new MessageReader(serverSock!, sink, { maxMessageSize: 1 << 20 });
+      reader.start();
+      await waitFor(() => sink.frames.length === count, "every frame at the server");
+      reader.stop();
+      sink.frames.forEach((f, i) => {
+        assert.equal(f.header.id, i);
+        assert.deepEqual(f.body, pattern(size, i), `body of frame ${i}`);
+      });
+      await waitFor(() => writer.queuedBytes === 0 && proxy.queuedBytes === 0, "all drained");
+    } finally {
+      client.close();
+      serverSock?.close();
+      await proxy.close();
+      listener.close();
+      tmp.cleanup();
+    }
   });
 });

@@ -91,6 +91,36 @@ describe("MessageReader", () => {
     }
   });
 
+  it("pause() from onFrame: the frames of that recv still come, then nothing until resume()", async () => {
+    const { peer, rec, sink, reader, done } = setup();
+    try {
+      const first = Array.from({ length: 5 }, (_, i) => rawMessage(i, 10, CMD, pattern(8, i)));
+      const onFrame = sink.onFrame.bind(sink);
+      sink.onFrame = (f) => {
+        onFrame(f);
+        if (f.header.id === 1) reader.pause();
+      };
+      assert.equal(peer.send([concatBytes(first)]), concatBytes(first).byteLength);
+      await waitFor(() => sink.frames.length === 5, "the 5 frames of the first recv");
+      assert.ok(reader.isPaused);
+      const second = Array.from({ length: 3 }, (_, i) =>
+        rawMessage(5 + i, 10, CMD, pattern(8, 5 + i)),
+      );
+      assert.equal(peer.send([concatBytes(second)]), concatBytes(second).byteLength);
+      for (let i = 0; i < 20; i++) await tick();
+      assert.equal(sink.frames.length, 5, "nothing is received while paused");
+      assert.equal(rec.recvs.length, 1);
+      reader.resume();
+      await waitFor(() => sink.frames.length === 8, "the rest after resume()");
+      assert.deepEqual(
+        sink.frames.map((f) => f.header.id),
+        [0, 1, 2, 3, 4, 5, 6, 7],
+      );
+    } finally {
+      done();
+    }
+  });
+
   it("attaches fds to the message they were sent with, even when one recv spans several", async () => {
     const { peer, rec, sink, done } = setup();
     const [x, y] = socketPair();

@@ -21,6 +21,12 @@ export interface TraceProxyOptions {
   readonly onEvent?: (ev: SessionEvent) => void;
   /** Largest message forwarded (header included); default 64 MiB. */
   readonly maxMessageSize?: number;
+  /**
+   * Flow control: once this many bytes wait to be sent to one side, the proxy stops
+   * reading from the other until they are out; default 4 MiB. A slow reader thus
+   * slows its peer instead of growing the proxy's memory.
+   */
+  readonly highWaterBytes?: number;
   /** Trace the server-to-client twin socket (see ProxySession); default true. */
   readonly interceptTwin?: boolean;
   /** Socket file mode; default 0o600. */
@@ -28,6 +34,7 @@ export interface TraceProxyOptions {
 }
 
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
+const DEFAULT_HIGH_WATER = 4 * 1024 * 1024;
 
 export class TraceProxy {
   readonly listenPath: string;
@@ -56,6 +63,10 @@ export class TraceProxy {
         `maxMessageSize must be an integer in [16, 2^32-1], got ${max}`,
       );
     }
+    const high = opts.highWaterBytes ?? DEFAULT_HIGH_WATER;
+    if (!Number.isSafeInteger(high) || high < 1) {
+      throw new VfioError("EINVAL", `highWaterBytes must be a positive integer, got ${high}`);
+    }
     const listener = listenUnix(opts.listen, { mode: opts.socketMode ?? 0o600 });
     return new TraceProxy(opts, listener);
   }
@@ -63,6 +74,13 @@ export class TraceProxy {
   /** Sessions currently open. */
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** Bytes held by the proxy, received but not yet handed to the other side's kernel. */
+  get queuedBytes(): number {
+    let n = 0;
+    for (const s of this.#sessions) n += s.queuedBytes;
+    return n;
   }
 
   /** Resolves once no session is open. */
@@ -105,6 +123,7 @@ export class TraceProxy {
     const session = new ProxySession(id, client, server, {
       now: () => this.#now(),
       maxMessageSize: this.#opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE,
+      highWaterBytes: this.#opts.highWaterBytes ?? DEFAULT_HIGH_WATER,
       interceptTwin: this.#opts.interceptTwin ?? true,
       record: (rec) => this.#opts.onRecord(rec),
       event: (ev) => this.#opts.onEvent?.(ev),

@@ -33,6 +33,8 @@ import type { ChannelName, Direction, SessionEvent, TraceRecord } from "./record
 export interface SessionHooks {
   readonly now: () => number;
   readonly maxMessageSize: number;
+  /** Queued bytes towards one side at which reading from the other side pauses. */
+  readonly highWaterBytes: number;
   readonly interceptTwin: boolean;
   record(rec: TraceRecord): void;
   event(ev: SessionEvent): void;
@@ -77,22 +79,25 @@ export class ProxySession {
     const toServer = new MessageWriter(server, (err) => this.#end(err, `send to server failed`));
     const toClient = new MessageWriter(client, (err) => this.#end(err, `send to client failed`));
     const limits = { maxFds: MAX_FDS_PER_MESSAGE, maxMessageSize: this.#hooks.maxMessageSize };
-    const fromClient = new MessageReader(
+    const fromClient: MessageReader = new MessageReader(
       client,
       {
-        onFrame: (f) => this.#onFrame(name, "c2s", f, toServer),
+        onFrame: (f) => this.#onFrame(name, "c2s", f, toServer, fromClient),
         onEnd: (err) => this.#end(err, `${name === "twin" ? "twin: " : ""}client closed`),
       },
       limits,
     );
-    const fromServer = new MessageReader(
+    const fromServer: MessageReader = new MessageReader(
       server,
       {
-        onFrame: (f) => this.#onFrame(name, "s2c", f, toClient),
+        onFrame: (f) => this.#onFrame(name, "s2c", f, toClient, fromServer),
         onEnd: (err) => this.#end(err, `${name === "twin" ? "twin: " : ""}server closed`),
       },
       limits,
     );
+    // Backpressure: see #onFrame; reading resumes once the backlog is out.
+    toServer.onDrain(() => fromClient.resume());
+    toClient.onDrain(() => fromServer.resume());
     this.#channels.push({
       name,
       sockets: [client, server],
@@ -103,7 +108,20 @@ export class ProxySession {
     fromServer.start();
   }
 
-  #onFrame(channel: ChannelName, dir: Direction, f: Frame, out: MessageWriter): void {
+  /** Bytes received but not yet passed on to either side's kernel buffer. */
+  get queuedBytes(): number {
+    let n = 0;
+    for (const ch of this.#channels) for (const w of ch.writers) n += w.queuedBytes;
+    return n;
+  }
+
+  #onFrame(
+    channel: ChannelName,
+    dir: Direction,
+    f: Frame,
+    out: MessageWriter,
+    source: MessageReader,
+  ): void {
     const time = this.#hooks.now();
     const h = f.header;
     let fds = f.fds;
@@ -121,6 +139,7 @@ export class ProxySession {
       this.#end(err as VfioError, "forwarding failed");
       return;
     }
+    if (out.queuedBytes >= this.#hooks.highWaterBytes) source.pause();
     let latencyMs: number | undefined;
     if (isReply(h)) latencyMs = this.#latency.reply(channel, dir, h.id, time);
     else if (!wantsNoReply(h)) this.#latency.request(channel, dir, h.id, time);
