@@ -9,7 +9,6 @@ import {
 import { listenUnix, type UnixListener } from "../sys/index.js";
 import type { StreamSocket } from "../sys/types.js";
 import { Connection, type Frame } from "../transport/index.js";
-import { closeWhenFlushed } from "./close-flushed.js";
 import type { DeviceCore } from "./device-core.js";
 import type { DmaFdPolicy } from "./dma.js";
 import { closeAll } from "./irqs/eventfd-wrapper.js";
@@ -255,7 +254,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
     };
     for (const f of p.frames.splice(0)) answer(f);
     p.conn.onRequest(answer);
-    closeWhenFlushed(p.conn);
+    void p.conn.end();
   }
 }
 

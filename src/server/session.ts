@@ -18,7 +18,6 @@ import {
 import { socketPair } from "../sys/index.js";
 import type { StreamSocket } from "../sys/types.js";
 import { type Connection, DEFAULT_MAX_MESSAGE_SIZE, type Frame } from "../transport/index.js";
-import { closeWhenFlushed } from "./close-flushed.js";
 import type { ClientInfo } from "./device.js";
 import type { DeviceCore } from "./device-core.js";
 import type { DmaFdPolicy, DmaRemote } from "./dma.js";
@@ -253,7 +252,7 @@ export class ClientSession {
     if (!n.ok) {
       // The spec has the server close when it cannot serve the proposed version.
       this.#cfg.log.warn(`${this.peer}: version negotiation failed: ${n.reason}`);
-      closeWhenFlushed(this.#conn);
+      void this.#conn.end();
       throw new VfioError(n.errno, n.reason);
     }
     const session = n.session;

@@ -252,6 +252,42 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.shutdown(undefined, false);
   }
 
+  /**
+   * Close once what is queued has reached the kernel, so the peer reads our last
+   * messages (typically an error reply) before EOF; after `maxWaitMs` at the latest,
+   * since a peer that does not read must not keep the connection. Starts on the next
+   * turn of the event loop, so a message queued right after this call still goes
+   * out. Incoming messages are still handled meanwhile. Resolves once closed.
+   */
+  end(maxWaitMs = 1000): Promise<void> {
+    if (this.isClosed) return Promise.resolve();
+    return new Promise((resolve) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        if (timer !== undefined) clearTimeout(timer);
+        for (const ch of [this.main, this.twin]) ch?.writer.onDrain(null);
+        this.close();
+        resolve();
+      };
+      const check = (): void => {
+        if (this.isClosed || this.queuedBytes === 0) finish();
+      };
+      setImmediate(() => {
+        if (this.isClosed || this.queuedBytes === 0) {
+          finish();
+          return;
+        }
+        timer = setTimeout(finish, maxWaitMs);
+        timer.unref();
+        for (const ch of [this.main, this.twin]) ch?.writer.onDrain(check);
+        this.once("close", finish);
+      });
+    });
+  }
+
   private openChannel(socket: StreamSocket, name: string): Channel {
     // The sink is what received frames point to (`via`): it tells reply() the socket.
     const sink: FrameSink = {

@@ -162,6 +162,41 @@ describe("Connection lifecycle", () => {
     }
   });
 
+  it("end() closes only after queued messages reached the kernel, so the peer reads them all", async () => {
+    const { conn, peer, done } = rawConnection();
+    try {
+      const total = 20 * (16 + 100_000);
+      for (let i = 1; i <= 20; i++) conn.notify(WRITE, pattern(100_000, i));
+      assert.ok(conn.queuedBytes > 0, "more than the socket holds is queued");
+      const ended = conn.end(10_000);
+      assert.equal(conn.closed, false, "still open while data waits");
+      const got = await recvExactly(peer, total);
+      await ended;
+      assert.ok(conn.closed);
+      for (let i = 0; i < 20; i++) {
+        const at = i * (16 + 100_000);
+        assert.equal(decodeHeader(got.bytes.subarray(at)).size, 16 + 100_000);
+        assert.deepEqual(got.bytes.subarray(at + 16, at + 16 + 100_000), pattern(100_000, i + 1));
+      }
+      await waitFor(() => peer.recv(new Uint8Array(16), 0)?.bytes === 0, "EOF after the data");
+      await conn.end(); // already closed: resolves at once
+    } finally {
+      done();
+    }
+  });
+
+  it("end() gives up on a peer that does not read after maxWaitMs", async () => {
+    const { conn, done } = rawConnection();
+    try {
+      for (let i = 1; i <= 20; i++) conn.notify(WRITE, pattern(100_000, i));
+      assert.ok(conn.queuedBytes > 0);
+      await conn.end(30);
+      assert.ok(conn.closed, "closed although the peer read nothing");
+    } finally {
+      done();
+    }
+  });
+
   it("has no fd leaks across many requests with fds", async () => {
     const { client, server, done } = connectionPair();
     const [x, y] = socketPair();
