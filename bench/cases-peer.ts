@@ -11,11 +11,10 @@
  *                                  samples do); {socket} becomes BENCH_PEER_SOCKET
  *   BENCH_ROUNDS=5                 turns per side
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { rmSync } from "node:fs";
 import { Container, IommuOwner, VfioUserClient } from "../src/client/index.js";
 import { freeIova, measureLatency } from "../src/drivers/index.js";
 import { connectUnixRetry } from "../src/sys/index.js";
+import { median, type PeerConfig, peerConfig, startPeer } from "./peer.js";
 import type { BenchCase, BenchContext, BenchResult } from "./types.js";
 import { iters, needVfio } from "./types.js";
 
@@ -39,20 +38,10 @@ async function sideOf(client: VfioUserClient, container: Container): Promise<Sid
   };
 }
 
-async function openPeer(path: string, cmd: string | undefined): Promise<Side> {
-  let child: ChildProcess | undefined;
-  if (cmd !== undefined) {
-    rmSync(path, { force: true });
-    child = spawn("/bin/sh", ["-c", cmd.replaceAll("{socket}", path)], { stdio: "ignore" });
-  }
-  const stopChild = async () => {
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child!.once("exit", r));
-    child.kill("SIGTERM");
-    await exited;
-  };
+async function openPeer(peer: PeerConfig): Promise<Side> {
+  const stopPeer = await startPeer(peer);
   try {
-    const socket = await connectUnixRetry(path, { timeoutMs: 5000 });
+    const socket = await connectUnixRetry(peer.path, { timeoutMs: 5000 });
     const client = await VfioUserClient.fromSocket(socket, { name: "peer" });
     const container = new Container({ owner: new IommuOwner({ memlockLimit: "infinity" }) });
     await container.attach(client.device);
@@ -62,11 +51,11 @@ async function openPeer(path: string, cmd: string | undefined): Promise<Side> {
       close: async () => {
         await container.close();
         await client.close();
-        await stopChild();
+        await stopPeer();
       },
     };
   } catch (err) {
-    await stopChild();
+    await stopPeer();
     throw err;
   }
 }
@@ -76,19 +65,13 @@ async function p50(n: number, op: () => Promise<unknown>): Promise<number> {
   return (await measureLatency(n, op)).p50Us;
 }
 
-function median(v: readonly number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 export const peerComparison: BenchCase = {
   name: "peer-compare",
   needs: "vfio",
   run: async (c) => {
     const ctx: BenchContext = needVfio(c);
-    const path = process.env.BENCH_PEER_SOCKET;
-    if (!path) {
+    const peer = peerConfig();
+    if (!peer) {
       return [
         {
           name: "peer-compare",
@@ -98,8 +81,7 @@ export const peerComparison: BenchCase = {
         },
       ];
     }
-    const cmd = process.env.BENCH_PEER_CMD;
-    const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? "5") | 0);
+    const rounds = peer.rounds;
     const ours = await sideOf(ctx.client, ctx.container);
     const ops = [
       { key: "configRead", name: "config 4-byte read", n: iters(ctx, 2000) },
@@ -108,11 +90,11 @@ export const peerComparison: BenchCase = {
     const got = ops.map(() => ({ ours: [] as number[], peer: [] as number[] }));
     for (let r = 0; r < rounds; r++) {
       for (const [i, op] of ops.entries()) got[i]!.ours.push(await p50(op.n, ours[op.key]));
-      const peer = await openPeer(path, cmd);
+      const side = await openPeer(peer);
       try {
-        for (const [i, op] of ops.entries()) got[i]!.peer.push(await p50(op.n, peer[op.key]));
+        for (const [i, op] of ops.entries()) got[i]!.peer.push(await p50(op.n, side[op.key]));
       } finally {
-        await peer.close();
+        await side.close();
       }
     }
     return ops.flatMap((op, i): BenchResult[] => {

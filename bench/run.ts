@@ -5,7 +5,7 @@
  *
  * Environment:
  *   BENCH_ONLY=a,b        run only cases whose name contains one of these
- *                         (baseline-pingpong[-end], peer-compare, config-read32, bar0-read32, bar0-write32,
+ *                         (baseline-pingpong[-end], c-client, peer-compare, config-read32, bar0-read32, bar0-write32,
  *                          bar0-posted-write, dma-map-unmap, irq-latency, edu-ops, dma-fd, dma-msg)
  *   BENCH_SCALE=0.1       multiply iteration counts
  *   BENCH_IRQ=intx        use INTx instead of MSI
@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { Container, IommuOwner, VfioUserClient } from "../src/client/index.js";
 import { EduDriver, type EduIrqMode, ServerProcess } from "../src/drivers/index.js";
 import { socketBaseline, socketBaselineEnd } from "./baseline.js";
+import { cClient } from "./cases-c-client.js";
 import { dmaCases } from "./cases-dma.js";
 import { peerComparison } from "./cases-peer.js";
 import { roundTripCases } from "./cases-rt.js";
@@ -36,6 +37,7 @@ const RESULTS_DIR = fileURLToPath(new URL("../../bench/results/", import.meta.ur
 
 const ALL: readonly BenchCase[] = [
   socketBaseline,
+  cClient,
   ...roundTripCases,
   peerComparison,
   ...dmaCases,

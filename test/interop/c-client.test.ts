@@ -1,0 +1,68 @@
+/**
+ * A client that is not ours: the blocking C timer of the benchmarks
+ * (bench/c-client/vfio-user-timer.c), built with the system C compiler (the one
+ * node-gyp already needs), negotiates and runs config reads and DMA map/unmap pairs
+ * against our edu server in another process. It exits non-zero on any error reply,
+ * mismatched reply or short body, so a clean run is the assertion; its output is
+ * checked too.
+ */
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { ServerProcess } from "../../src/drivers/index.js";
+import { tempDir } from "../cli/helpers.js";
+
+const SOURCE = fileURLToPath(new URL("../../../bench/c-client/vfio-user-timer.c", import.meta.url));
+const SERVE = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+const run = promisify(execFile);
+
+describe("a C vfio-user client against our server", () => {
+  const tmp = tempDir();
+  const bin = tmp.path("vfio-user-timer");
+  let server: ServerProcess;
+
+  before(async () => {
+    execFileSync(process.env.CC ?? "cc", ["-O2", "-Wall", "-Werror", "-o", bin, SOURCE]);
+    const started = await ServerProcess.start({
+      entry: SERVE,
+      args: ["serve", "edu"],
+      socketPath: tmp.path("edu.sock"),
+    });
+    server = started.server;
+    started.socket.close(); // one client at a time: make room for the C client
+  });
+
+  after(async () => {
+    await server?.stop();
+    tmp.cleanup();
+  });
+
+  it("negotiates, reads config space and maps/unmaps DMA without one error", async () => {
+    const { stdout } = await run(bin, [server.path, "200"], { timeout: 30_000 });
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { op: string; n: number; p50Us: number });
+    assert.deepEqual(
+      lines.map((l) => [l.op, l.n]),
+      [
+        ["config-read32", 200],
+        ["dma-map-unmap", 100],
+      ],
+    );
+    for (const l of lines) assert.ok(l.p50Us > 0);
+  });
+
+  it("reports a missing socket clearly and exits 1", async () => {
+    await assert.rejects(
+      run(bin, [tmp.path("nobody.sock"), "1"]),
+      (err: Error & { code?: number; stderr?: string }) => {
+        assert.equal(err.code, 1);
+        assert.match(err.stderr ?? "", /nobody\.sock: No such file or directory/);
+        return true;
+      },
+    );
+  });
+});
