@@ -4,18 +4,18 @@
  * cost and not our Node client's. Against a fresh edu server of ours, and, when
  * BENCH_PEER_SOCKET is set, against that server too, in turns for BENCH_ROUNDS rounds.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ServerProcess } from "../src/drivers/index.js";
+import { buildTimer } from "./c-client/build.js";
 import { benchRounds, median, peerConfig, startPeer } from "./peer.js";
 import { pinServer } from "./pinning.js";
 import { type BenchCase, type BenchResult, iters } from "./types.js";
 
-const SOURCE = fileURLToPath(new URL("../../bench/c-client/vfio-user-timer.c", import.meta.url));
 const SERVE_BENCH = fileURLToPath(new URL("./serve-bench.js", import.meta.url));
 const run = promisify(execFile);
 
@@ -49,16 +49,15 @@ export const cClient: BenchCase = {
     const dir = mkdtempSync(join(tmpdir(), "vfio-ts-timer-"));
     const bin = join(dir, "vfio-user-timer");
     try {
-      const cc = process.env.CC ?? "cc";
       try {
-        execFileSync(cc, ["-O2", "-o", bin, SOURCE], { stdio: ["ignore", "ignore", "pipe"] });
+        buildTimer(bin);
       } catch (err) {
         return [
           {
             name: "c-client",
             title: "C client round trips",
             iterations: 0,
-            note: `skipped: cannot build ${SOURCE} with ${cc}: ${(err as Error).message.split("\n")[0]}`,
+            note: `skipped: ${(err as Error).message}`,
           },
         ];
       }

@@ -7,14 +7,14 @@
  * checked too.
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { buildTimer } from "../../bench/c-client/build.js";
 import { ServerProcess } from "../../src/drivers/index.js";
 import { tempDir } from "../cli/helpers.js";
 
-const SOURCE = fileURLToPath(new URL("../../../bench/c-client/vfio-user-timer.c", import.meta.url));
 const SERVE = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const run = promisify(execFile);
 
@@ -24,7 +24,7 @@ describe("a C vfio-user client against our server", () => {
   let server: ServerProcess;
 
   before(async () => {
-    execFileSync(process.env.CC ?? "cc", ["-O2", "-Wall", "-Werror", "-o", bin, SOURCE]);
+    buildTimer(bin, ["-Wall", "-Werror"]);
     const started = await ServerProcess.start({
       entry: SERVE,
       args: ["serve", "edu"],
