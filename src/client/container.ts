@@ -1,11 +1,12 @@
 import { debuglog } from "node:util";
 import { VfioError } from "../errors.js";
+import { hex } from "../hex.js";
 import {
   type DmaWindow,
   IommuDomain,
   type IovaRange,
   type MemlockLimit,
-  whenAllIdle,
+  untilIdle,
 } from "../iommu/index.js";
 import {
   F_SEAL_GROW,
@@ -56,10 +57,6 @@ const containerOf = new WeakMap<ContainerDevice, Container>();
 /** The container a device is attached to, if any. */
 export function containerOfDevice(device: ContainerDevice): Container | undefined {
   return containerOf.get(device);
-}
-
-function hex(v: bigint): string {
-  return `0x${v.toString(16)}`;
 }
 
 /**
@@ -152,7 +149,7 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
           replayed.push(w);
         }
       } catch (err) {
-        await Promise.allSettled(replayed.map((w) => device.backend.dmaUnmap(w.iova, w.size)));
+        await failuresOf(replayed.map((w) => device.backend.dmaUnmap(w.iova, w.size)));
         throw err;
       }
       this.#devices.push(device);
@@ -169,13 +166,10 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
       this.#devices.splice(i, 1);
       containerOf.delete(device);
       device.backend.setDmaHandler(null);
-      const results = await Promise.allSettled(
+      const failures = await failuresOf(
         Array.from(this.domain.windows(), (w) => device.backend.dmaUnmap(w.iova, w.size)),
       );
-      for (const r of results) {
-        if (r.status === "rejected")
-          debug("detach %s: unmap failed: %s", device.name, String(r.reason));
-      }
+      for (const f of failures) debug("detach %s: unmap failed: %s", device.name, String(f.reason));
     });
   }
 
@@ -341,8 +335,7 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
       for (const d of this.#devices) calls.push(d.backend.dmaUnmap(w.iova, w.size));
     }
     const failures = await failuresOf(calls);
-    const busy = windows.filter((w) => w.pins > 0);
-    if (busy.length > 0) await whenAllIdle(busy);
+    await untilIdle(windows);
     for (const w of windows) {
       this.#mappings.get(w)?.markUnmapped();
       this.#mappings.delete(w);
@@ -404,10 +397,10 @@ const NO_BACKING: DmaBacking = {
 const DISCONNECTED = new Set(["ECONNRESET", "EPIPE", "ENOTCONN", "EBADF", "ECANCELED"]);
 
 /**
- * Waits for every call and returns the failures in index order. Promise.allSettled
- * would do, but it builds a result object per call, and this runs on every DMA map
- * and unmap. Every call gets its rejection handler at once, so none goes unhandled
- * while an earlier one is awaited.
+ * Waits for every call and returns the failures in index order: the one way this
+ * file waits for device calls. Promise.allSettled would do, but it builds a result
+ * object per call, and this runs on every DMA map and unmap. Every call gets its
+ * rejection handler at once, so none goes unhandled while an earlier one is awaited.
  */
 async function failuresOf(
   calls: readonly Promise<unknown>[],

@@ -104,7 +104,18 @@ function frozenPerms(read: boolean, write: boolean): DmaPerms {
 
 /** Resolves when every window given is idle; what an unmapper awaits before releasing. */
 export async function whenAllIdle(windows: Iterable<DmaWindow<unknown>>): Promise<void> {
-  await Promise.all(Array.from(windows, (w) => w.whenIdle()));
+  await untilIdle(Array.from(windows));
+}
+
+/**
+ * undefined when no access uses any of `windows` (the common case: the unmapper may
+ * release them at once, without a turn through the promise machinery), else a promise
+ * that resolves once the last in-flight access has finished.
+ */
+export function untilIdle(windows: readonly DmaWindow<unknown>[]): Promise<void> | undefined {
+  const busy = windows.filter((w) => w.pins > 0);
+  if (busy.length === 0) return undefined;
+  return Promise.all(busy.map((w) => w.whenIdle())).then(() => {});
 }
 
 /** The part of one window that a translated access touches. */

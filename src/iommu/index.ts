@@ -3,6 +3,7 @@ export {
   type DmaPerms,
   type DmaSegment,
   DmaWindow,
+  untilIdle,
   whenAllIdle,
 } from "./dma-window.js";
 export { type Interval, IntervalMap, type IntervalMapOptions } from "./interval-map.js";

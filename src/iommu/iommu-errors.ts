@@ -46,6 +46,4 @@ export class IommuFaultError extends VfioError {
 }
 
 /** Hex form used in every iommu error message. */
-export function hex(v: bigint | number): string {
-  return `0x${v.toString(16)}`;
-}
+export { hex } from "../hex.js";

@@ -51,6 +51,4 @@ export function isPowerOfTwo(v: bigint): boolean {
   return v > 0n && (v & (v - 1n)) === 0n;
 }
 
-export function hex(v: number | bigint, width = 0): string {
-  return `0x${v.toString(16).padStart(width, "0")}`;
-}
+export { hex } from "../hex.js";

@@ -1,5 +1,5 @@
-import type { BodyCodec, DecodeContext, DecodeOptions, EncodeOptions } from "./codec.js";
-import { decodeBody } from "./codec.js";
+import type { BodyCodec, DecodeOptions, EncodeOptions } from "./codec.js";
+import { decodeBody, decodeContext } from "./codec.js";
 import {
   type CommandId,
   commandName,
@@ -143,12 +143,7 @@ export function decodeFrame(
     request: BodyCodec<unknown>;
     reply: BodyCodec<unknown>;
   };
-  // A fixed-shape literal, not a spread: this runs once per message.
-  const ctx: DecodeContext = {
-    numFds,
-    maxDataXferSize: opts.maxDataXferSize,
-    dmaRwLayout: opts.dmaRwLayout,
-  };
+  const ctx = decodeContext(numFds, opts);
   try {
     if (isReply(header) && isErrorReply(header)) {
       // The spec wants header-only error replies, but libvfio-user sends whatever reply

@@ -5,6 +5,7 @@ import {
   type DmaWindow,
   IommuDomain,
   IommuFaultError,
+  untilIdle,
 } from "../iommu/index.js";
 import {
   closeFd,
@@ -304,12 +305,12 @@ export class DmaController implements DeviceDma {
    */
   #release(windows: readonly DmaWindow<Backing>[]): Promise<void> | undefined {
     for (const w of windows) this.#hooks.onUnmap?.(windowInfo(w));
-    const busy = windows.filter((w) => w.pins > 0);
-    if (busy.length === 0) {
+    const idle = untilIdle(windows);
+    if (idle === undefined) {
       munmapAll(windows);
       return undefined;
     }
-    return Promise.all(busy.map((w) => w.whenIdle())).then(() => munmapAll(windows));
+    return idle.then(() => munmapAll(windows));
   }
 }
 

@@ -2,7 +2,7 @@ import { errnoOf, VfioError } from "../errors.js";
 import { HEADER_SIZE } from "../protocol/constants.js";
 import type { StreamSocket } from "../sys/types.js";
 import { closeFds } from "./fds.js";
-import { type Body, NO_FDS } from "./frame.js";
+import { type Body, bodyLength, NO_FDS } from "./frame.js";
 import { MAX_FDS_PER_MESSAGE, MAX_WIRE_SIZE } from "./limits.js";
 
 /** Chunks per sendmsg when several queued messages are flushed together. */
@@ -93,10 +93,7 @@ export class MessageWriter {
     closeFdsAfterSend = false,
   ): void {
     if (!(body instanceof Uint8Array) && body.length >= MAX_IOV) body = concat(body);
-    let size = HEADER_SIZE;
-    const single = body instanceof Uint8Array ? body : null;
-    if (single !== null) size += single.byteLength;
-    else for (const c of body as readonly Uint8Array[]) size += c.byteLength;
+    const size = HEADER_SIZE + bodyLength(body);
     if (size > MAX_WIRE_SIZE || fds.length > MAX_FDS_PER_MESSAGE) {
       if (closeFdsAfterSend) closeFds(fds);
       throw size > MAX_WIRE_SIZE
@@ -107,54 +104,46 @@ export class MessageWriter {
       if (closeFdsAfterSend) closeFds(fds);
       return;
     }
-    if (this.head === this.queue.length && size <= COALESCE_MAX) {
-      this.writeSmall(id, command, flags, error, body, size, fds, closeFdsAfterSend);
+    if (this.head !== this.queue.length) {
+      // Behind queued messages: wait in line.
+      writeHeader(this.scratchHeader, id, command, size, flags, error);
+      this.enqueue(this.scratchHeader, body, size, 0, fds, closeFdsAfterSend);
       return;
     }
-    const hdr = this.scratchHeader;
-    writeHeader(hdr, id, command, size, flags, error);
-    if (this.head === this.queue.length) {
-      // Nothing queued: try to send it whole now, the body as given (no copy).
-      let iov: Uint8Array[];
-      if (single !== null) {
-        iov = this.iov2;
-        iov[1] = single;
-      } else {
-        iov = [hdr, ...(body as readonly Uint8Array[])];
-      }
-      let n: number;
-      try {
-        n = this.socket.send(iov, fds);
-      } catch (err) {
-        if (iov === this.iov2) iov[1] = hdr;
-        if (closeFdsAfterSend) closeFds(fds);
-        this.fail(err);
-        return;
-      }
-      if (iov === this.iov2) iov[1] = hdr;
-      if (n === size) {
-        if (closeFdsAfterSend) closeFds(fds);
-        return;
-      }
-      this.enqueue(hdr, body, size, n, fds, closeFdsAfterSend);
-      if (n > 0 && closeFdsAfterSend) closeFds(fds);
-      this.waitWritable();
+    // Nothing queued: try to send it whole now.
+    const iov =
+      size <= COALESCE_MAX
+        ? this.packSmall(id, command, flags, error, body, size)
+        : this.headerAndBody(id, command, flags, error, body, size);
+    let n: number;
+    try {
+      n = this.socket.send(iov, fds);
+    } catch (err) {
+      if (closeFdsAfterSend) closeFds(fds);
+      this.fail(err);
+      return;
+    } finally {
+      this.iov2[1] = this.scratchHeader; // keep no reference to the body
+    }
+    if (n === size) {
+      if (closeFdsAfterSend) closeFds(fds);
       return;
     }
-    this.enqueue(hdr, body, size, 0, fds, closeFdsAfterSend);
+    // iov[0] starts with the header, which enqueue copies; the body stays referenced.
+    this.enqueue(iov[0]!.subarray(0, HEADER_SIZE), body, size, n, fds, closeFdsAfterSend);
+    if (n > 0 && closeFdsAfterSend) closeFds(fds);
+    this.waitWritable();
   }
 
-  /** The common case: nothing queued and a small message, sent from `small` in one chunk. */
-  private writeSmall(
+  /** A small message copied whole into `small`, as one chunk. */
+  private packSmall(
     id: number,
     command: number,
     flags: number,
     error: number,
     body: Body,
     size: number,
-    fds: readonly number[],
-    closeFdsAfterSend: boolean,
-  ): void {
+  ): Uint8Array[] {
     const buf = this.small;
     writeHeader(buf, id, command, size, flags, error);
     if (body instanceof Uint8Array) {
@@ -166,31 +155,24 @@ export class MessageWriter {
         at += c.byteLength;
       }
     }
-    const iov = this.iov1;
-    iov[0] = size === COALESCE_MAX ? buf : buf.subarray(0, size);
-    let n: number;
-    try {
-      n = this.socket.send(iov, fds);
-    } catch (err) {
-      if (closeFdsAfterSend) closeFds(fds);
-      this.fail(err);
-      return;
-    }
-    if (n === size) {
-      if (closeFdsAfterSend) closeFds(fds);
-      return;
-    }
-    // `small` is reused by the next message: queue a copy of what is left.
-    this.queue.push({
-      chunks: [buf.slice(n, size)],
-      size: size - n,
-      sent: 0,
-      fds: n > 0 ? NO_FDS : fds,
-      closeFds: n > 0 ? false : closeFdsAfterSend,
-    });
-    this.queued += size - n;
-    if (n > 0 && closeFdsAfterSend) closeFds(fds);
-    this.waitWritable();
+    this.iov1[0] = size === COALESCE_MAX ? buf : buf.subarray(0, size);
+    return this.iov1;
+  }
+
+  /** A larger message as the header from `scratchHeader` plus the body chunks as given. */
+  private headerAndBody(
+    id: number,
+    command: number,
+    flags: number,
+    error: number,
+    body: Body,
+    size: number,
+  ): Uint8Array[] {
+    const hdr = this.scratchHeader;
+    writeHeader(hdr, id, command, size, flags, error);
+    if (!(body instanceof Uint8Array)) return [hdr, ...body];
+    this.iov2[1] = body;
+    return this.iov2;
   }
 
   /** Drop everything queued (closing fds we own) and stop; the socket is the owner's. */

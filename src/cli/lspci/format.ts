@@ -14,12 +14,8 @@ export function flags(value: number, pairs: readonly (readonly [string, number])
   return pairs.map(([name, mask]) => `${name}${flag(value, mask)}`).join(" ");
 }
 
-/** Lowercase hex, zero-padded to `width` digits (never truncated). */
-export function hex(value: number | bigint, width = 0): string {
-  const digits =
-    typeof value === "bigint" || value >= 0 ? value.toString(16) : (value >>> 0).toString(16);
-  return digits.padStart(width, "0");
-}
+/** lspci prints hex without a prefix. */
+export { hexDigits as hex } from "../../hex.js";
 
 /** lspci's show_size: " [size=4K]"; empty for 0 or unknown. */
 export function sizeSuffix(size: bigint | number | undefined): string {

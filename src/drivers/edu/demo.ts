@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { VfioUserClient } from "../../client/index.js";
+import { hexDigits as hex } from "../../hex.js";
 import { type LatencySummary, measureLatency } from "../latency.js";
 import { ServerProcess } from "../server-process.js";
 import { type DmaRoundTrip, dmaRoundTrip } from "./dma-roundtrip.js";
@@ -170,8 +171,4 @@ function pattern(n: number): Uint8Array {
 
 function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
-}
-
-function hex(v: number, width: number): string {
-  return (v >>> 0).toString(16).padStart(width, "0");
 }

@@ -2,6 +2,7 @@ import {
   type CommandCodec,
   type DecodeContext,
   decodeBody,
+  decodeContext,
   type EmptyBody,
   type EncodeOptions,
   encodeBody,
@@ -141,11 +142,7 @@ function commandCodec<C extends CommandId>(command: C): CommandCodec<RequestMap[
 }
 
 function context(ctx: Partial<DecodeContext> | undefined): DecodeContext {
-  return {
-    numFds: ctx?.numFds ?? 0,
-    maxDataXferSize: ctx?.maxDataXferSize,
-    dmaRwLayout: ctx?.dmaRwLayout,
-  };
+  return decodeContext(ctx?.numFds ?? 0, ctx);
 }
 
 /** Encode a request body (no header). */
