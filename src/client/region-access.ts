@@ -1,12 +1,9 @@
-import { debuglog } from "node:util";
 import { VfioError } from "../errors.js";
-import { closeFd } from "../sys/index.js";
+import { closeFdQuietly } from "../sys/index.js";
 import type { DeviceBackend, DeviceInfo, RegionInfo } from "./backend.js";
 import { checkRegionInfo } from "./info-checks.js";
 import type { MmioBlocking } from "./mmio-blocking.js";
 import { regionName, VFIO_REGION_INFO_FLAG_READ, VFIO_REGION_INFO_FLAG_WRITE } from "./vfio-abi.js";
-
-const debug = debuglog("vfio-client");
 
 export type Offset = bigint | number;
 export type AccessOp = "read" | "write";
@@ -61,7 +58,7 @@ export class RegionAccess {
           if (!dev.closed) this.#infos.set(index, checked);
           return checked;
         } catch (err) {
-          if (info.fd >= 0) closeQuietly(info.fd);
+          if (info.fd >= 0) closeFdQuietly(info.fd);
           throw err;
         }
       });
@@ -123,7 +120,7 @@ export class RegionAccess {
     this.#infos.clear();
     const infos = await Promise.allSettled(this.#regions.values());
     for (const r of infos)
-      if (r.status === "fulfilled" && r.value.fd >= 0) closeQuietly(r.value.fd);
+      if (r.status === "fulfilled" && r.value.fd >= 0) closeFdQuietly(r.value.fd);
     this.#regions.clear();
   }
 
@@ -202,13 +199,5 @@ export class RegionAccess {
 function checkLength(name: string, length: number, op: string): void {
   if (!Number.isSafeInteger(length) || length < 0) {
     throw new VfioError("EINVAL", `${name}: ${op} length ${length} is invalid`);
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch (err) {
-    debug("closing fd %d failed: %s", fd, (err as Error).message);
   }
 }

@@ -21,7 +21,7 @@ import {
   VFIO_IRQ_SET_DATA_EVENTFD,
   VFIO_IRQ_SET_DATA_NONE,
 } from "../protocol/index.js";
-import { closeFd } from "../sys/index.js";
+import { closeFdQuietly, closeFdsQuietly } from "../sys/index.js";
 import type { Connection, Frame } from "../transport/index.js";
 import type {
   BackendLimits,
@@ -117,12 +117,12 @@ export class VfioUserBackend implements DeviceBackend {
             this.#bad("DEVICE_GET_REGION_INFO", `region ${index} info needs argsz ${r.body.argsz}`);
           }
           argsz = r.body.argsz;
-          if (fd >= 0) closeQuietly(fd);
+          if (fd >= 0) closeFdQuietly(fd);
           continue;
         }
         return toRegionInfo(r.body, fd);
       } catch (err) {
-        if (fd >= 0) closeQuietly(fd);
+        if (fd >= 0) closeFdQuietly(fd);
         throw err;
       }
     }
@@ -301,7 +301,7 @@ export class VfioUserBackend implements DeviceBackend {
         this.#bad(commandName(command), `${frame.fds.length} unexpected fds`);
       return { body: decoded, fds: keepFds ? frame.fds : [] };
     } catch (err) {
-      for (const fd of frame.fds) closeQuietly(fd);
+      closeFdsQuietly(frame.fds);
       if (err instanceof VfioError && err.code === "EPROTO") throw err;
       throw new VfioError(
         "EPROTO",
@@ -345,7 +345,7 @@ export class VfioUserBackend implements DeviceBackend {
 
   /** The server's commands: DMA_READ and DMA_WRITE into memory mapped without an fd. */
   #serve(frame: Frame): void {
-    for (const fd of frame.fds) closeQuietly(fd);
+    closeFdsQuietly(frame.fds);
     const cmd = frame.header.command;
     try {
       if (cmd === Command.VFIO_USER_DMA_READ) {
@@ -395,12 +395,4 @@ function dataOf(flags: number): SetIrqsRequest["data"] {
   if (flags & VFIO_IRQ_SET_DATA_BOOL) return "bool";
   if (flags & VFIO_IRQ_SET_DATA_EVENTFD) return "eventfd";
   throw new VfioError("EINVAL", `SET_IRQS flags 0x${flags.toString(16)} name no data type`);
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch (err) {
-    debug("closing fd %d failed: %s", fd, (err as Error).message);
-  }
 }

@@ -11,7 +11,7 @@ import {
   VFIO_USER_MAJOR,
   VFIO_USER_MINOR,
 } from "../protocol/index.js";
-import { closeFd, connectUnix, UnixSocket } from "../sys/index.js";
+import { closeFdsQuietly, connectUnix, UnixSocket } from "../sys/index.js";
 import type { StreamSocket } from "../sys/types.js";
 import { Connection, type Frame } from "../transport/index.js";
 import { DeviceHandle } from "./device-handle.js";
@@ -172,13 +172,6 @@ async function handshake(
       },
     );
   } finally {
-    for (const fd of fds) {
-      if (fd === twinFd) continue;
-      try {
-        closeFd(fd);
-      } catch {
-        // already gone
-      }
-    }
+    closeFdsQuietly(fds.filter((fd) => fd !== twinFd));
   }
 }

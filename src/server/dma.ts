@@ -8,7 +8,7 @@ import {
   untilIdle,
 } from "../iommu/index.js";
 import {
-  closeFd,
+  closeFdQuietly,
   F_SEAL_SHRINK,
   fdSeals,
   mmap,
@@ -139,7 +139,7 @@ export class DmaController implements DeviceDma {
       this.#hooks.onMap?.(info);
       return info;
     } finally {
-      if (a.fd !== undefined) closeQuietly(a.fd);
+      if (a.fd !== undefined) closeFdQuietly(a.fd);
     }
   }
 
@@ -382,12 +382,4 @@ function toIova(v: bigint | number): bigint {
 
 function checkLength(n: number): void {
   if (!Number.isSafeInteger(n) || n <= 0) throw new VfioError("EINVAL", `bad DMA length ${n}`);
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch {
-    // Already closed or invalid: nothing to release.
-  }
 }

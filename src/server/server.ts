@@ -6,12 +6,11 @@ import {
   VFIO_USER_MAJOR,
   VFIO_USER_MINOR,
 } from "../protocol/index.js";
-import { listenUnix, type UnixListener } from "../sys/index.js";
+import { closeFdsQuietly, listenUnix, type UnixListener } from "../sys/index.js";
 import type { StreamSocket } from "../sys/types.js";
 import { Connection, type Frame } from "../transport/index.js";
 import type { DeviceCore } from "./device-core.js";
 import type { DmaFdPolicy } from "./dma.js";
-import { closeAll } from "./irqs/eventfd-wrapper.js";
 import { debuglogLogger, type Logger } from "./logger.js";
 import { deviceCore, type PciDevice } from "./pci-device.js";
 import { ClientSession } from "./session.js";
@@ -196,7 +195,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
     p.onClose = () => {
       clearTimeout(p.timer);
       this.#pending.delete(p);
-      for (const f of p.frames.splice(0)) closeAll(f.fds);
+      for (const f of p.frames.splice(0)) closeFdsQuietly(f.fds);
     };
     conn.on("close", p.onClose);
     if (this.#session.ended) this.#waiting.push(p);
@@ -249,7 +248,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
     this.#log.warn(`${this.#core.name}: refusing ${peer}: a client is already connected`);
     this.emit("refuse", peer);
     const answer = (frame: Frame) => {
-      closeAll(frame.fds);
+      closeFdsQuietly(frame.fds);
       p.conn.replyError(frame, Errno.EBUSY);
     };
     for (const f of p.frames.splice(0)) answer(f);

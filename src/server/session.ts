@@ -15,7 +15,7 @@ import {
   type VersionPolicy,
   VFIO_USER_F_NO_REPLY,
 } from "../protocol/index.js";
-import { socketPair } from "../sys/index.js";
+import { closeFdsQuietly, socketPair } from "../sys/index.js";
 import type { StreamSocket } from "../sys/types.js";
 import { type Connection, DEFAULT_MAX_MESSAGE_SIZE, type Frame } from "../transport/index.js";
 import type { ClientInfo } from "./device.js";
@@ -26,7 +26,6 @@ import { dmaMap, dmaUnmap } from "./handlers/dma.js";
 import { deviceInfo, irqInfo, regionInfo, regionIoFds } from "./handlers/info.js";
 import { setIrqs } from "./handlers/irqs.js";
 import { regionRead, regionWrite, regionWriteMulti } from "./handlers/region-io.js";
-import { closeAll } from "./irqs/eventfd-wrapper.js";
 import type { Logger } from "./logger.js";
 import { DeviceHandlerError } from "./regions/handler-call.js";
 
@@ -114,7 +113,7 @@ export class ClientSession {
 
   #enqueue(frame: Frame): void {
     if (this.#ended) {
-      closeAll(frame.fds);
+      closeFdsQuietly(frame.fds);
       return;
     }
     this.#queue.push(frame);
@@ -160,7 +159,7 @@ export class ClientSession {
     } catch (err) {
       this.#replyError(frame, commandLabel(frame.header.command), err);
     } finally {
-      if (pending === undefined && !ctx.taken) closeAll(fds);
+      if (pending === undefined && !ctx.taken) closeFdsQuietly(fds);
     }
     return undefined;
   }
@@ -171,7 +170,7 @@ export class ClientSession {
     } catch (err) {
       this.#replyError(frame, commandLabel(frame.header.command), err);
     } finally {
-      if (!ctx.taken) closeAll(ctx.fds);
+      if (!ctx.taken) closeFdsQuietly(ctx.fds);
     }
   }
 
@@ -314,7 +313,7 @@ export class ClientSession {
             { dmaRwLayout: layout },
           ),
         );
-        closeAll(f.fds);
+        closeFdsQuietly(f.fds);
         const r = decodeReply(Command.VFIO_USER_DMA_READ, f.body, {
           numFds: f.fds.length,
           dmaRwLayout: layout,
@@ -336,7 +335,7 @@ export class ClientSession {
             { dmaRwLayout: layout },
           ),
         );
-        closeAll(f.fds);
+        closeFdsQuietly(f.fds);
       },
     };
   }
@@ -344,7 +343,7 @@ export class ClientSession {
   async #teardown(err: VfioError | undefined): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
-    for (const f of this.#queue) closeAll(f.fds);
+    for (const f of this.#queue) closeFdsQuietly(f.fds);
     this.#queue = [];
     const core = this.#cfg.core;
     this.#cfg.log.info(`${this.peer}: disconnected${err ? ` (${err.message})` : ""}`);

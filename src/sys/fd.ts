@@ -1,9 +1,30 @@
 /** Plain-fd operations for descriptors held as numbers (e.g. fds received over a socket). */
+import { debuglog } from "node:util";
 import { native } from "./native.js";
+
+const debug = debuglog("vfio:sys");
 
 /** close(2). Throws EBADF if `fd` is not open. */
 export function closeFd(fd: number): void {
   native().close(fd);
+}
+
+/**
+ * Closes descriptors we own and will not keep. Errors are only traced: Linux releases
+ * the fd even when close reports an error, and a failure here must not mask the error
+ * that led to the cleanup.
+ */
+export function closeFdsQuietly(fds: Iterable<number>): void {
+  for (const fd of fds) closeFdQuietly(fd);
+}
+
+/** closeFdsQuietly for one fd. */
+export function closeFdQuietly(fd: number): void {
+  try {
+    native().close(fd);
+  } catch (err) {
+    debug("closing fd %d failed: %s", fd, (err as Error).message);
+  }
 }
 
 /** A CLOEXEC duplicate of `fd` (owned by the caller). */

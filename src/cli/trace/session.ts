@@ -18,7 +18,7 @@ import {
   type VersionMessage,
   wantsNoReply,
 } from "../../protocol/index.js";
-import { closeFd, socketPair, UnixSocket } from "../../sys/index.js";
+import { closeFdsQuietly, socketPair, UnixSocket } from "../../sys/index.js";
 import type { StreamSocket } from "../../sys/types.js";
 import {
   type Frame,
@@ -126,7 +126,7 @@ export class ProxySession {
     const h = f.header;
     let fds = f.fds;
     if (this.#ending) {
-      for (const fd of fds) closeQuietly(fd);
+      closeFdsQuietly(fds);
       return;
     }
     if (channel === "main" && dir === "s2c" && fds.length > 0 && this.#hooks.interceptTwin) {
@@ -214,13 +214,5 @@ export class ProxySession {
       this.#hooks.closed(this);
     };
     setImmediate(step);
-  }
-}
-
-function closeQuietly(fd: number): void {
-  try {
-    closeFd(fd);
-  } catch {
-    // already gone
   }
 }

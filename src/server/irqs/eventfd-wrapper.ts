@@ -1,6 +1,6 @@
 import { readlinkSync } from "node:fs";
 import { VfioError } from "../../errors.js";
-import { closeFd, EventFd } from "../../sys/index.js";
+import { EventFd } from "../../sys/index.js";
 import type { EventFdWrapper } from "./irq-controller.js";
 import type { IrqNotifier, IrqTrigger } from "./notifier.js";
 
@@ -57,15 +57,4 @@ export function eventFdWrapper(onSignalError: (err: unknown) => void): EventFdWr
       };
     },
   };
-}
-
-/** Closes fds we received and will not keep; errors are irrelevant at that point. */
-export function closeAll(fds: readonly number[]): void {
-  for (const fd of fds) {
-    try {
-      closeFd(fd);
-    } catch {
-      // already closed
-    }
-  }
 }
