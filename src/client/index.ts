@@ -44,6 +44,7 @@ export {
   type IommuOwnerOptions,
   processPasidAllocator,
 } from "./iommu-owner.js";
+export { lowestFreeIova } from "./iova-allocator.js";
 export { type IrqControl, type IrqEvent, IrqVector } from "./irq-vector.js";
 export { type LoopbackOptions, openLoopback } from "./loopback.js";
 export { MappedRegion } from "./mapped-region.js";

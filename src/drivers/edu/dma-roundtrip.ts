@@ -1,5 +1,5 @@
 import { crc32 } from "node:zlib";
-import type { Container } from "../../client/index.js";
+import { type Container, lowestFreeIova } from "../../client/index.js";
 import { VfioError } from "../../errors.js";
 import type { EduDriver } from "./driver.js";
 import { DMA_ADDR_LIMIT, DMA_BUF_SIZE } from "./regs.js";
@@ -74,19 +74,6 @@ export async function dmaRoundTrip(
  * The lowest page-aligned IOVA (above page 0) with `size` free bytes below `limit`,
  * for mappings whose memory the driver brings itself.
  */
-export function freeIova(container: Container, size: bigint, limit: bigint = 1n << 64n): bigint {
-  const page = container.pageSize;
-  const up = (v: bigint) => ((v + page - 1n) / page) * page;
-  let cursor = page;
-  for (const w of container.domain.windows()) {
-    if (w.iova >= cursor + size) break;
-    if (w.end > cursor) cursor = up(w.end);
-  }
-  if (cursor + size > limit) {
-    throw new VfioError(
-      "ENOSPC",
-      `no free IOVA range of 0x${size.toString(16)} bytes below 0x${limit.toString(16)}`,
-    );
-  }
-  return cursor;
+export function freeIova(container: Container, size: bigint, limit?: bigint): bigint {
+  return lowestFreeIova(container.domain, size, limit);
 }
