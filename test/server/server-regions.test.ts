@@ -303,6 +303,30 @@ describe("server: negotiation, info and regions (device in another process)", ()
     assert.equal(await c.read32(0, REG.SCRATCH), 3);
   });
 
+  it("carries REGION_WRITE_MULTI on in order across an asynchronous handler", async () => {
+    const r = await c.call(Command.VFIO_USER_REGION_WRITE_MULTI, {
+      writes: [
+        { region: 0, offset: BigInt(REG.SCRATCH), data: le(5, 4) },
+        { region: 0, offset: BigInt(REG.SLOW), data: le(0x77, 4) },
+        { region: 0, offset: BigInt(REG.SCRATCH), data: le(6, 4) },
+      ],
+    });
+    assert.equal(r.reply.wrCnt, 3);
+    assert.equal(await c.read32(0, REG.SLOW), 0x77);
+    assert.equal(await c.read32(0, REG.SCRATCH), 6, "the write after the slow one ran last");
+    await rejectsWith(
+      c.call(Command.VFIO_USER_REGION_WRITE_MULTI, {
+        writes: [
+          { region: 0, offset: BigInt(REG.SLOW), data: le(0x78, 4) },
+          { region: 3, offset: 0n, data: le(0, 4) },
+          { region: 0, offset: BigInt(REG.SCRATCH), data: le(7, 4) },
+        ],
+      }),
+      E.EINVAL,
+    );
+    assert.equal(await c.read32(0, REG.SCRATCH), 6, "nothing after the failure ran");
+  });
+
   it("answers malformed and unsupported messages with the right errno", async () => {
     await rejectsWith(c.raw(99, new Uint8Array(0)), E.ENOSYS, "unknown command");
     await rejectsWith(

@@ -104,20 +104,39 @@ function writeReply(req: RegionWriteRequest): Reply {
 /**
  * REGION_WRITE_MULTI: the writes in order, as if sent one by one. The first failure
  * stops the batch and its errno is the reply (the writes before it took effect).
+ * Synchronous until a device handler returns a promise, as for REGION_WRITE.
  */
-export async function regionWriteMulti(
+export function regionWriteMulti(
   ctx: HandlerContext,
   req: RegionWriteMultiRequest,
-): Promise<Reply> {
-  let done = 0;
-  for (const w of req.writes) {
+): Reply | Promise<Reply> {
+  return writeFrom(ctx, req, 0);
+}
+
+/** Writes req.writes[from..] in order; continues asynchronously after a promise. */
+function writeFrom(
+  ctx: HandlerContext,
+  req: RegionWriteMultiRequest,
+  from: number,
+): Reply | Promise<Reply> {
+  const stopped = (err: unknown, done: number): never => {
+    ctx.log.debug(`WRITE_MULTI stopped after ${done} of ${req.writes.length} writes`);
+    throw err;
+  };
+  for (let i = from; i < req.writes.length; i++) {
+    const w = req.writes[i]!;
+    let pending: void | Promise<void>;
     try {
-      await writeOne(ctx, w.region, w.offset, w.data);
+      pending = writeOne(ctx, w.region, w.offset, w.data);
     } catch (err) {
-      ctx.log.debug(`WRITE_MULTI stopped after ${done} of ${req.writes.length} writes`);
-      throw err;
+      return stopped(err, i);
     }
-    done++;
+    if (pending instanceof Promise) {
+      return pending.then(
+        () => writeFrom(ctx, req, i + 1),
+        (err: unknown) => stopped(err, i),
+      );
+    }
   }
-  return { body: encodeReply(Command.VFIO_USER_REGION_WRITE_MULTI, { wrCnt: done }) };
+  return { body: encodeReply(Command.VFIO_USER_REGION_WRITE_MULTI, { wrCnt: req.writes.length }) };
 }
