@@ -13,6 +13,7 @@ import type { DeviceDefinition } from "./device.js";
 import { DmaController } from "./dma.js";
 import { type EventFdWrapper, IrqController } from "./irqs/irq-controller.js";
 import type { VectorRegisters } from "./irqs/vectors.js";
+import type { DecodeState } from "./mmio-gate.js";
 import { MsixTable } from "./msix-table.js";
 import { type BuiltRegions, buildRegions, romSizeOf } from "./regions/build.js";
 import type { Region } from "./regions/region.js";
@@ -66,8 +67,18 @@ export class DeviceCore {
       onUnmap: (w) => this.#callback("onDmaUnmap", () => def.onDmaUnmap?.(w)),
       onFault: (e) => this.log.warn(e.message),
     });
+    // One live view of the decode state, asked on every gated access (no object per access).
+    const config = this.config;
+    const decodeState: DecodeState = {
+      get command() {
+        return config.command;
+      },
+      get d3hot() {
+        return config.powerState === 3;
+      },
+    };
     this.#built = buildRegions(def, {
-      decode: () => ({ command: this.config.command, d3hot: this.config.powerState === 3 }),
+      decode: () => decodeState,
       config: {
         size: this.config.size,
         read: (o, n) => this.config.read(o, n),

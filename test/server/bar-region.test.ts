@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import fc from "fast-check";
 import { VfioError } from "../../src/errors.js";
 import { BarRegion, type MsixPart } from "../../src/server/regions/bar-region.js";
 import { callRead, callWrite, readResultBytes } from "../../src/server/regions/handler-call.js";
@@ -240,6 +241,17 @@ describe("readResultBytes", () => {
     );
     assert.deepEqual([...readResultBytes(-1, 4, "x")], [0xff, 0xff, 0xff, 0xff]);
     assert.deepEqual([...readResultBytes(0x1ff, 1, "x")], [0xff], "truncated to the access");
+  });
+  it("stores a number as its bigint would be stored, for every access size", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }),
+        fc.integer({ min: 1, max: 8 }),
+        (n, size) => {
+          assert.deepEqual(readResultBytes(n, size, "x"), readResultBytes(BigInt(n), size, "x"));
+        },
+      ),
+    );
   });
   it("rejects results that do not fit the access with EIO", () => {
     assert.throws(

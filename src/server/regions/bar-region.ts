@@ -1,6 +1,6 @@
 import { VfioError } from "../../errors.js";
 import type { MmapArea, RegionHandlers } from "../device.js";
-import { checkDecode, type DecodeSpace, type DecodeState } from "../mmio-gate.js";
+import { checkDecode, type DecodeSpace, type DecodeState, decodeEnabled } from "../mmio-gate.js";
 import { callRead, callWrite } from "./handler-call.js";
 import type { Region, RegionMmap } from "./region.js";
 import type { SharedMemory } from "./shared-memory.js";
@@ -119,8 +119,10 @@ export class BarRegion implements Region {
 
   #gate(pieces: readonly Piece[], op: string, offset: number, size: number): void {
     if (pieces.every((p) => p.kind === "table" || p.kind === "pba")) return;
+    const state = this.#decode();
+    if (decodeEnabled(state, this.#space)) return; // the message is built only when blocked
     checkDecode(
-      this.#decode(),
+      state,
       this.#space,
       `${this.name} ${op} of ${size} bytes at 0x${offset.toString(16)}`,
     );
@@ -136,12 +138,7 @@ export class BarRegion implements Region {
       case "memory":
         return this.#memory!.bytes.slice(p.start, p.end);
       default:
-        return callRead(
-          this.#handlers,
-          p.start,
-          len,
-          `${this.name} read at 0x${p.start.toString(16)}`,
-        );
+        return callRead(this.#handlers, p.start, len, this.name);
     }
   }
 
@@ -156,12 +153,7 @@ export class BarRegion implements Region {
         this.#memory!.bytes.set(data, p.start);
         return;
       default:
-        return callWrite(
-          this.#handlers,
-          p.start,
-          data,
-          `${this.name} write at 0x${p.start.toString(16)}`,
-        );
+        return callWrite(this.#handlers, p.start, data, this.name);
     }
   }
 

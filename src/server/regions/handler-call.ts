@@ -15,19 +15,45 @@ export class DeviceHandlerError extends VfioError {
   }
 }
 
-/** Turns a handler's read result into exactly `size` bytes (EIO when it cannot). */
-export function readResultBytes(result: ReadResult, size: number, what: string): Uint8Array {
+/**
+ * How an access is named in errors: "<label> read at 0x<offset>". Built only when
+ * something fails; accesses are per-register traffic.
+ */
+function describe(label: string, op: "read" | "write", offset: number): string {
+  return `${label} ${op} at 0x${offset.toString(16)}`;
+}
+
+/**
+ * Turns a handler's read result into exactly `size` bytes (EIO when it cannot);
+ * `label` and `offset` name the access in the error.
+ */
+export function readResultBytes(
+  result: ReadResult,
+  size: number,
+  label: string,
+  offset = 0,
+): Uint8Array {
   if (result instanceof Uint8Array) {
     if (result.byteLength !== size) {
       throw new VfioError(
         "EIO",
-        `${what}: handler returned ${result.byteLength} bytes for a ${size}-byte read`,
+        `${describe(label, "read", offset)}: handler returned ${result.byteLength} bytes for a ${size}-byte read`,
       );
     }
     return result;
   }
   if (size > 8) {
-    throw new VfioError("EIO", `${what}: handler must return a Uint8Array for a ${size}-byte read`);
+    throw new VfioError(
+      "EIO",
+      `${describe(label, "read", offset)}: handler must return a Uint8Array for a ${size}-byte read`,
+    );
+  }
+  const out = new Uint8Array(size);
+  // Negative values are taken as two's complement of the access width (e.g. -1 = all ones).
+  if (typeof result === "number" && Number.isInteger(result) && size <= 4) {
+    // The common register read: >>> takes the value modulo 2^32, as asUintN would.
+    for (let i = 0; i < size; i++) out[i] = (result >>> (8 * i)) & 0xff;
+    return out;
   }
   let v: bigint;
   if (typeof result === "bigint") {
@@ -37,13 +63,10 @@ export function readResultBytes(result: ReadResult, size: number, what: string):
   } else {
     throw new VfioError(
       "EIO",
-      `${what}: handler returned ${String(result)}, not bytes or an integer`,
+      `${describe(label, "read", offset)}: handler returned ${String(result)}, not bytes or an integer`,
     );
   }
-  // Negative values are taken as two's complement of the access width (e.g. -1 = all ones).
-  const bits = BigInt(size * 8);
-  v = BigInt.asUintN(Number(bits), v);
-  const out = new Uint8Array(size);
+  v = BigInt.asUintN(size * 8, v);
   for (let i = 0; i < size; i++) {
     out[i] = Number(v & 0xffn);
     v >>= 8n;
@@ -54,37 +77,38 @@ export function readResultBytes(result: ReadResult, size: number, what: string):
 /**
  * Calls a read handler (zeros without one) and normalizes its result. A handler that
  * answers synchronously is answered synchronously (a failure throws); only one that
- * returns a promise makes this return one.
+ * returns a promise makes this return one. `label` names the region in errors.
  */
 export function callRead(
   handlers: RegionHandlers,
   offset: number,
   size: number,
-  what: string,
+  label: string,
 ): Uint8Array | Promise<Uint8Array> {
   if (handlers.read === undefined) return new Uint8Array(size);
   let result: ReadResult | PromiseLike<ReadResult>;
   try {
     result = handlers.read(offset, size);
   } catch (err) {
-    throw new DeviceHandlerError(what, err);
+    throw new DeviceHandlerError(describe(label, "read", offset), err);
   }
-  if (isThenable(result)) return settleRead(result, size, what);
-  return readResultBytes(result, size, what);
+  if (isThenable(result)) return settleRead(result, size, label, offset);
+  return readResultBytes(result, size, label, offset);
 }
 
 async function settleRead(
   pending: PromiseLike<ReadResult>,
   size: number,
-  what: string,
+  label: string,
+  offset: number,
 ): Promise<Uint8Array> {
   let result: ReadResult;
   try {
     result = await pending;
   } catch (err) {
-    throw new DeviceHandlerError(what, err);
+    throw new DeviceHandlerError(describe(label, "read", offset), err);
   }
-  return readResultBytes(result, size, what);
+  return readResultBytes(result, size, label, offset);
 }
 
 /** Calls a write handler (the write is dropped without one); synchronous as callRead. */
@@ -92,23 +116,27 @@ export function callWrite(
   handlers: RegionHandlers,
   offset: number,
   data: Uint8Array,
-  what: string,
+  label: string,
 ): void | Promise<void> {
   if (handlers.write === undefined) return;
   let result: void | PromiseLike<void>;
   try {
     result = handlers.write(offset, data);
   } catch (err) {
-    throw new DeviceHandlerError(what, err);
+    throw new DeviceHandlerError(describe(label, "write", offset), err);
   }
-  if (isThenable(result)) return settleWrite(result, what);
+  if (isThenable(result)) return settleWrite(result, label, offset);
 }
 
-async function settleWrite(pending: PromiseLike<void>, what: string): Promise<void> {
+async function settleWrite(
+  pending: PromiseLike<void>,
+  label: string,
+  offset: number,
+): Promise<void> {
   try {
     await pending;
   } catch (err) {
-    throw new DeviceHandlerError(what, err);
+    throw new DeviceHandlerError(describe(label, "write", offset), err);
   }
 }
 

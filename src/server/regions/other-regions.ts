@@ -1,6 +1,6 @@
 import { VfioError } from "../../errors.js";
 import type { DeviceRegionDefinition, RegionHandlers, RomDefinition } from "../device.js";
-import { checkDecode, type DecodeState } from "../mmio-gate.js";
+import { checkDecode, type DecodeState, decodeEnabled } from "../mmio-gate.js";
 import { callRead, callWrite } from "./handler-call.js";
 import type { Region, RegionMmap, RegionTypeCap } from "./region.js";
 import type { SharedMemory } from "./shared-memory.js";
@@ -32,8 +32,11 @@ export class RomRegion implements Region {
 
   read(offset: number, size: number): Uint8Array | Promise<Uint8Array> {
     if (offset + size > this.size) throw outside(this.name, offset, size, this.size);
-    checkDecode(this.#decode(), "memory", `ROM read of ${size} bytes at 0x${offset.toString(16)}`);
-    if (this.#def.read) return callRead({ read: this.#def.read }, offset, size, "ROM read");
+    const state = this.#decode();
+    if (!decodeEnabled(state, "memory")) {
+      checkDecode(state, "memory", `ROM read of ${size} bytes at 0x${offset.toString(16)}`);
+    }
+    if (this.#def.read) return callRead(this.#def, offset, size, "ROM");
     const out = new Uint8Array(size);
     const data = this.#def.data;
     if (data && offset < data.byteLength) out.set(data.subarray(offset, offset + size));
@@ -72,12 +75,12 @@ export class VgaRegion implements Region {
 
   read(offset: number, size: number): Uint8Array | Promise<Uint8Array> {
     this.#check(offset, size, "read");
-    return callRead(this.#handlers, offset, size, `VGA read at 0x${offset.toString(16)}`);
+    return callRead(this.#handlers, offset, size, "VGA");
   }
 
   write(offset: number, data: Uint8Array): void | Promise<void> {
     this.#check(offset, data.byteLength, "write");
-    return callWrite(this.#handlers, offset, data, `VGA write at 0x${offset.toString(16)}`);
+    return callWrite(this.#handlers, offset, data, "VGA");
   }
 
   #check(offset: number, size: number, op: string): void {
@@ -88,7 +91,10 @@ export class VgaRegion implements Region {
         `VGA ${op} of ${size} bytes at 0x${offset.toString(16)} is not inside one legacy VGA range`,
       );
     }
-    checkDecode(this.#decode(), r.space, `VGA ${op} at 0x${offset.toString(16)}`);
+    const state = this.#decode();
+    if (!decodeEnabled(state, r.space)) {
+      checkDecode(state, r.space, `VGA ${op} at 0x${offset.toString(16)}`);
+    }
   }
 }
 
@@ -119,7 +125,7 @@ export class DeviceSpecificRegion implements Region {
   read(offset: number, size: number): Uint8Array | Promise<Uint8Array> {
     if (offset + size > this.size) throw outside(this.name, offset, size, this.size);
     if (this.#memory && !this.#def.read) return this.#memory.bytes.slice(offset, offset + size);
-    return callRead(this.#def, offset, size, `${this.name} read at 0x${offset.toString(16)}`);
+    return callRead(this.#def, offset, size, this.name);
   }
 
   write(offset: number, data: Uint8Array): void | Promise<void> {
@@ -129,6 +135,6 @@ export class DeviceSpecificRegion implements Region {
       this.#memory.bytes.set(data, offset);
       return;
     }
-    return callWrite(this.#def, offset, data, `${this.name} write at 0x${offset.toString(16)}`);
+    return callWrite(this.#def, offset, data, this.name);
   }
 }
