@@ -30,6 +30,8 @@ import {
   PCI_EXP_DEVCTL,
   PCI_HEADER_TYPE,
   PCI_HEADER_TYPE_MASK,
+  PCI_MSI_MASK_32,
+  PCI_MSI_MASK_64,
   PCI_MSI_PENDING_32,
   PCI_MSI_PENDING_64,
   PCI_PM_CTRL,
@@ -80,6 +82,12 @@ export class ConfigSpace {
   private readonly pmCap: CapabilityInfo | undefined;
   /** Offset of the DEVCTL byte whose strobe is Initiate-FLR, or -1. */
   private readonly flrByte: number;
+  /**
+   * MSI per-vector mask and pending dwords, when the layout has them. The flag bits
+   * that place them are read-only, so they are located once instead of decoding the
+   * capability on every interrupt.
+   */
+  private readonly msiVectorRegs: { mask: number; pending: number; capable: number } | undefined;
 
   /** Builds the spec and virtualizes it. */
   static fromSpec(spec: ConfigSpec): ConfigSpace {
@@ -109,6 +117,14 @@ export class ConfigSpace {
     this.capabilities = [...walk.standard, ...walk.extended];
     const first = (id: number) => walk.standard.find((c) => c.id === id);
     this.msiCap = first(PCI_CAP_ID_MSI);
+    const msi = this.msiCap ? readMsi(image.bytes, this.msiCap.offset) : undefined;
+    this.msiVectorRegs = msi?.perVectorMask
+      ? {
+          mask: msi.offset + (msi.addr64 ? PCI_MSI_MASK_64 : PCI_MSI_MASK_32),
+          pending: msi.offset + (msi.addr64 ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32),
+          capable: msi.capableVectors,
+        }
+      : undefined;
     this.msixCap = first(PCI_CAP_ID_MSIX);
     this.pmCap = first(PCI_CAP_ID_PM);
     const exp = first(PCI_CAP_ID_EXP);
@@ -331,23 +347,23 @@ export class ConfigSpace {
   }
   /** Whether the client masked MSI vector `vector` (always false without per-vector masking). */
   msiMasked(vector: number): boolean {
-    const s = this.msi();
+    const r = this.msiVectorRegs;
+    return !!r && vector >= 0 && vector < 32 && ((getU32(this.live, r.mask) >>> vector) & 1) === 1;
+  }
+  /** Whether MSI vector `vector`'s pending bit is set (always false without per-vector masking). */
+  msiPending(vector: number): boolean {
+    const r = this.msiVectorRegs;
     return (
-      !!s && s.perVectorMask && vector >= 0 && vector < 32 && ((s.maskBits >>> vector) & 1) === 1
+      !!r && vector >= 0 && vector < 32 && ((getU32(this.live, r.pending) >>> vector) & 1) === 1
     );
   }
   /** Sets or clears an MSI pending bit (per-vector-masking layouts only). */
   setMsiPending(vector: number, pending: boolean): void {
-    const s = this.msi();
-    if (
-      !s?.perVectorMask ||
-      !Number.isInteger(vector) ||
-      vector < 0 ||
-      vector >= s.capableVectors
-    ) {
+    const r = this.msiVectorRegs;
+    if (!r || !Number.isInteger(vector) || vector < 0 || vector >= r.capable) {
       throw new VfioError("EINVAL", `MSI vector ${vector} has no pending bit`);
     }
-    const off = s.offset + (s.addr64 ? PCI_MSI_PENDING_64 : PCI_MSI_PENDING_32) + (vector >> 3);
+    const off = r.pending + (vector >> 3);
     const bit = 1 << (vector & 7);
     this.live[off] = pending ? this.live[off]! | bit : this.live[off]! & ~bit;
   }

@@ -182,7 +182,7 @@ export class DeviceCore {
     if (!msi?.perVectorMask) return undefined;
     return {
       isMasked: (v) => this.config.msiMasked(v),
-      isPending: (v) => ((this.config.msi()!.pendingBits >>> v) & 1) === 1,
+      isPending: (v) => this.config.msiPending(v),
       setPending: (v, p) => this.config.setMsiPending(v, p),
     };
   }
