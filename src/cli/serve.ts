@@ -59,8 +59,7 @@ export async function serveCommand(deviceArg: string, opts: ServeOptions): Promi
     log.info(`serving ${source}; Ctrl-C to stop`);
     const sig = await signal.promise;
     log.info(`${sig}: shutting down`);
-    await server.close();
-    return EXIT_OK;
+    return EXIT_OK; // the finally below closes the server
   } finally {
     console_?.close();
     signal.dispose();

@@ -87,13 +87,10 @@ export function validateBars(
       invalid(`BAR${i} ${s.kind} size ${size} is outside [${min}, ${max}]`);
     if (s.kind === "mem64") {
       if (i === PCI_STD_NUM_BARS - 1) invalid("BAR5 cannot be 64-bit: it needs the next slot too");
+      // The slot after a 64-bit BAR is its upper half, so no BAR can start there.
       if (specs[i + 1])
         invalid(`BAR${i + 1} is the upper half of 64-bit BAR${i} and must be empty`);
-      if (i > 0 && out[i - 1]?.kind === "mem64")
-        invalid(`BAR${i} is the upper half of BAR${i - 1}`);
     }
-    if (i > 0 && out[i - 1]?.kind === "mem64")
-      invalid(`BAR${i} is the upper half of 64-bit BAR${i - 1}`);
     const prefetchable = s.kind === "io" ? false : (s.prefetchable ?? false);
     out[i] = { index: i, kind: s.kind, size, prefetchable };
   }

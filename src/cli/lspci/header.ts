@@ -29,7 +29,7 @@ import {
   PCI_STATUS_SIG_TARGET_ABORT,
 } from "../../pci/index.js";
 import { flags, hex, sizeSuffix } from "./format.js";
-import { className, deviceName, progIfName, vendorName } from "./names.js";
+import { className, deviceName, progIfName } from "./names.js";
 
 /** User-definable features (PCI 2.1, reserved since): no constant in pci/regs. */
 const PCI_STATUS_UDF = 0x40;
@@ -58,10 +58,7 @@ export function terseLine(d: DecodedConfigSpace, slot: string, verbose: number):
 export function subsystemLine(d: DecodedConfigSpace): string | undefined {
   const { subsystemVendorId: sv, subsystemId: sd, headerType } = d.header;
   if (headerType !== 0 || sv === 0 || sv === 0xffff) return undefined;
-  const vendor = vendorName(sv);
-  const name =
-    vendor !== undefined ? `${vendor} Device ${hex(sd, 4)}` : `Device ${hex(sv, 4)}:${hex(sd, 4)}`;
-  return `\tSubsystem: ${name}`;
+  return `\tSubsystem: ${deviceName(sv, sd)}`;
 }
 
 /** -vv: the decoded command and status registers and the latency timer. */

@@ -122,8 +122,6 @@ export class EduInterrupts {
     try {
       if (!this.#device.closed && this.#device.disconnectError === null) {
         await this.#device.irqs.disable(this.#vector.index);
-      } else {
-        this.#vector.close();
       }
     } finally {
       this.#vector.close();
