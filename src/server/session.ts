@@ -13,7 +13,7 @@ import {
   type Session,
   type VersionMessage,
   type VersionPolicy,
-  VFIO_USER_F_NO_REPLY,
+  wantsNoReply,
 } from "../protocol/index.js";
 import { closeFdsQuietly, socketPair } from "../sys/index.js";
 import type { StreamSocket } from "../sys/types.js";
@@ -186,7 +186,7 @@ export class ClientSession {
 
   #replyError(frame: Frame, name: string, err: unknown): void {
     const errno = err instanceof VfioError ? err.errno : errnoOf(err);
-    const noReply = (frame.header.flags & VFIO_USER_F_NO_REPLY) !== 0;
+    const noReply = wantsNoReply(frame.header);
     const text = `${name} (id ${frame.header.id}) failed with ${errnoName(errno)}: ${(err as Error)?.message ?? err}`;
     if (!(err instanceof VfioError)) {
       this.#cfg.log.error(`${this.peer}: ${text}\n${(err as Error)?.stack ?? ""}`);

@@ -6,9 +6,9 @@ import {
   VFIO_USER_F_ERROR,
   VFIO_USER_F_NO_REPLY,
   VFIO_USER_F_TYPE_COMMAND,
-  VFIO_USER_F_TYPE_MASK,
   VFIO_USER_F_TYPE_REPLY,
 } from "../protocol/constants.js";
+import { isCommand, isErrorReply, isReply, wantsNoReply } from "../protocol/header.js";
 import type { StreamSocket } from "../sys/types.js";
 import type {
   ConnectionEvents,
@@ -308,7 +308,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private dispatch(frame: ReceivedFrame): void {
     const h = frame.header;
-    if ((h.flags & VFIO_USER_F_TYPE_MASK) === VFIO_USER_F_TYPE_REPLY) {
+    if (isReply(h)) {
       this.settle(frame);
       return;
     }
@@ -356,7 +356,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           `protocol violation: reply to ${commandName(w.command)} (message id ${h.id}) carries command ${commandName(h.command)}`,
         ),
       );
-    } else if ((h.flags & VFIO_USER_F_ERROR) !== 0) {
+    } else if (isErrorReply(h)) {
       closeFds(frame.fds);
       w.reject(new ReplyError(h.command, h.id, h.error));
     } else {
@@ -391,10 +391,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private replyChannel(request: Frame): Channel | null {
-    if ((request.header.flags & VFIO_USER_F_TYPE_MASK) !== VFIO_USER_F_TYPE_COMMAND) {
+    if (!isCommand(request.header)) {
       throw new TypeError("reply() needs a command frame, got a reply");
     }
-    if (this.isClosed || (request.header.flags & VFIO_USER_F_NO_REPLY) !== 0) return null;
+    if (this.isClosed || wantsNoReply(request.header)) return null;
     const via = (request as Partial<ReceivedFrame>).via;
     return this.twin !== null && via === this.twin.sink ? this.twin : this.main;
   }

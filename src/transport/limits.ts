@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_DATA_XFER_SIZE, HEADER_SIZE } from "../protocol/constants.js";
+import { MAX_FDS_PER_MESSAGE } from "../sys/socket.js";
 
 /**
  * Default largest message we accept: the default max_data_xfer_size plus room for the
@@ -8,7 +9,7 @@ import { DEFAULT_MAX_DATA_XFER_SIZE, HEADER_SIZE } from "../protocol/constants.j
 export const DEFAULT_MAX_MESSAGE_SIZE = DEFAULT_MAX_DATA_XFER_SIZE + 4096;
 
 /** The kernel's limit on descriptors in one sendmsg (SCM_MAX_FD): any sane peer is below. */
-export const MAX_FDS_PER_MESSAGE = 253;
+export { MAX_FDS_PER_MESSAGE };
 
 /** Default number of fds accepted with one incoming message. */
 export const DEFAULT_MAX_FDS = MAX_FDS_PER_MESSAGE;
