@@ -10,6 +10,7 @@ export {
   validateBars,
   validateRom,
 } from "./builder.js";
+export { getLE, toLE } from "./bytes.js";
 export { type BytePermissions, ConfigSpace } from "./config-space.js";
 export * from "./decode.js";
 export type * from "./decode-caps.js";

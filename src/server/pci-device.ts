@@ -1,5 +1,5 @@
 import { VfioError } from "../errors.js";
-import { PCI_STATUS } from "../pci/index.js";
+import { getLE, PCI_STATUS, toLE } from "../pci/index.js";
 import type { DeviceConfig, DeviceDefinition, DeviceDma, DeviceIrqs } from "./device.js";
 import { DeviceCore } from "./device-core.js";
 import { eventFdWrapper } from "./irqs/eventfd-wrapper.js";
@@ -111,16 +111,7 @@ function configFacade(core: DeviceCore): DeviceConfig {
     get busMaster() {
       return cfg.busMasterEnabled;
     },
-    read: (offset, size) => {
-      const b = cfg.read(offset, size);
-      let v = 0;
-      for (let i = size - 1; i >= 0; i--) v = v * 256 + b[i]!;
-      return v;
-    },
-    write: (offset, size, value) => {
-      const b = new Uint8Array(size);
-      for (let i = 0; i < size; i++) b[i] = Math.floor(value / 256 ** i) & 0xff;
-      cfg.deviceWrite(offset, b);
-    },
+    read: (offset, size) => getLE(cfg.read(offset, size), 0, size),
+    write: (offset, size, value) => cfg.deviceWrite(offset, toLE(value, size)),
   };
 }

@@ -1,6 +1,8 @@
+import { hex } from "../../hex.js";
 import type { Session } from "../../protocol/index.js";
 import type { DeviceCore } from "../device-core.js";
 import type { Logger } from "../logger.js";
+import { leValue } from "../regions/handler-call.js";
 
 /** What a command handler works with. */
 export interface HandlerContext {
@@ -28,10 +30,6 @@ export interface Reply {
 
 /** Hex dump of a small access for verbose logs. */
 export function showData(data: Uint8Array): string {
-  if (data.byteLength <= 8) {
-    let v = 0n;
-    for (let i = data.byteLength - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[i]!);
-    return `0x${v.toString(16).padStart(data.byteLength * 2, "0")}`;
-  }
+  if (data.byteLength <= 8) return hex(leValue(data), data.byteLength * 2);
   return `${data.byteLength} bytes`;
 }
