@@ -81,7 +81,8 @@ export function encodeBody<T>(codec: BodyCodec<T>, v: T, o: EncodeOptions = {}):
 
 export function decodeBody<T>(
   codec: BodyCodec<T>,
-  what: string,
+  name: string,
+  direction: "request" | "reply",
   body: Uint8Array,
   ctx: DecodeContext,
 ): T {
@@ -89,7 +90,8 @@ export function decodeBody<T>(
     const v = codec.fastRead(body, ctx);
     if (v !== undefined) return v;
   }
-  const r = new Reader(body, what);
+  // Error messages name the message; the text is built only when a Reader is needed.
+  const r = new Reader(body, `${name} ${direction}`);
   const v = codec.read(r, ctx);
   r.end();
   return v;

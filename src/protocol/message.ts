@@ -152,10 +152,10 @@ export function decodeFrame(
       return { kind: "error", header, command, errno: header.error };
     }
     if (isReply(header)) {
-      const b = decodeBody(codec.reply, `${codec.name} reply`, body, ctx);
+      const b = decodeBody(codec.reply, codec.name, "reply", body, ctx);
       return { kind: "reply", header, command, body: b } as DecodedReply;
     }
-    const b = decodeBody(codec.request, `${codec.name} request`, body, ctx);
+    const b = decodeBody(codec.request, codec.name, "request", body, ctx);
     return { kind: "request", header, command, body: b } as DecodedRequest;
   } catch (err) {
     return withHeader(err, header);

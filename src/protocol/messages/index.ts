@@ -170,7 +170,7 @@ export function decodeRequest<C extends CommandId>(
   ctx?: Partial<DecodeContext>,
 ): RequestMap[C] {
   const codec = commandCodec(command);
-  return decodeBody(codec.request, `${codec.name} request`, body, context(ctx));
+  return decodeBody(codec.request, codec.name, "request", body, context(ctx));
 }
 
 /** Decode a (non-error) reply body. */
@@ -180,7 +180,7 @@ export function decodeReply<C extends CommandId>(
   ctx?: Partial<DecodeContext>,
 ): ReplyMap[C] {
   const codec = commandCodec(command);
-  return decodeBody(codec.reply, `${codec.name} reply`, body, context(ctx));
+  return decodeBody(codec.reply, codec.name, "reply", body, context(ctx));
 }
 
 /** The encode/decode functions of one command. Throws ProtocolError(ENOSYS) if unknown. */
