@@ -127,6 +127,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
 }
 
 /** The report as a few human-readable lines. */
+/** Whether every check of the demo passed: liveness, every factorial, every DMA round trip. */
+export function demoSucceeded(r: DemoReport): boolean {
+  return r.liveness && factorialsCorrect(r) && r.dma.every((d) => d.ok);
+}
+
+function factorialsCorrect(r: DemoReport): boolean {
+  return r.factorials.every((f) => f.value === f.expected);
+}
+
 export function formatDemoReport(r: DemoReport): string {
   const id = r.identity;
   const facts = r.factorials.map(
@@ -137,7 +146,7 @@ export function formatDemoReport(r: DemoReport): string {
   return [
     `edu ${hex(id.vendorId, 4)}:${hex(id.deviceId, 4)} rev 0x${hex(id.revision, 2)} v${id.major}.${id.minor} (server pid ${r.serverPid}, ${r.socketPath})`,
     `interrupts: ${r.irqMode.toUpperCase()}; liveness ${r.liveness ? "ok" : "FAILED"}`,
-    `factorials: ${facts.join(" ")}  [${r.factorials.every((f) => f.value === f.expected) ? "all correct" : "WRONG"}]`,
+    `factorials: ${facts.join(" ")}  [${factorialsCorrect(r) ? "all correct" : "WRONG"}]`,
     ...r.dma.map(
       (d) =>
         `DMA via ${d.path === "fd" ? "fd-backed buffer " : "DMA_READ/WRITE   "}: ${d.bytes} bytes RAM->device->RAM, ` +

@@ -2,6 +2,7 @@
 export {
   type DemoOptions,
   type DemoReport,
+  demoSucceeded,
   type FactorialResult,
   formatDemoReport,
   runDemo,
