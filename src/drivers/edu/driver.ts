@@ -185,14 +185,7 @@ export class EduDriver {
       );
     }
     return this.#queue("factorial", async () => {
-      const done = this.interrupts.expect(IRQ_FACTORIAL, this.timeoutMs);
-      try {
-        await this.device.write32(EDU_BAR, REG_FACTORIAL, n);
-      } catch (err) {
-        done.catch(() => {});
-        throw err;
-      }
-      await done;
+      await this.#writeAwaitingIrq(IRQ_FACTORIAL, REG_FACTORIAL, n);
       return this.device.read32(EDU_BAR, REG_FACTORIAL);
     });
   }
@@ -215,14 +208,7 @@ export class EduDriver {
     if (!Number.isInteger(bits) || bits <= 0 || bits > 0xffffffff) {
       throw new VfioError("EINVAL", `raise: 0x${bits.toString(16)} is not a non-zero 32-bit mask`);
     }
-    const done = this.interrupts.expect(bits, this.timeoutMs);
-    try {
-      await this.device.write32(EDU_BAR, REG_IRQ_RAISE, bits);
-    } catch (err) {
-      done.catch(() => {});
-      throw err;
-    }
-    return done;
+    return this.#writeAwaitingIrq(bits, REG_IRQ_RAISE, bits);
   }
 
   /**
@@ -254,19 +240,25 @@ export class EduDriver {
       await this.device.write64(EDU_BAR, REG_DMA_SRC, toRam ? device : iova);
       await this.device.write64(EDU_BAR, REG_DMA_DST, toRam ? iova : device);
       await this.device.write64(EDU_BAR, REG_DMA_COUNT, BigInt(length));
-      const done = this.interrupts.expect(IRQ_DMA, this.timeoutMs);
-      try {
-        await this.device.write32(
-          EDU_BAR,
-          REG_DMA_CMD,
-          DMA_CMD_START | DMA_CMD_IRQ | (toRam ? DMA_CMD_TO_RAM : 0),
-        );
-      } catch (err) {
-        done.catch(() => {});
-        throw err;
-      }
-      await done;
+      const cmd = DMA_CMD_START | DMA_CMD_IRQ | (toRam ? DMA_CMD_TO_RAM : 0);
+      await this.#writeAwaitingIrq(IRQ_DMA, REG_DMA_CMD, cmd);
     });
+  }
+
+  /**
+   * Writes `value` to the 32-bit register `reg` and resolves with the status the
+   * interrupt handler acknowledged once it has seen `bits`. The wait is armed before
+   * the write, so an interrupt that comes at once is not missed.
+   */
+  async #writeAwaitingIrq(bits: number, reg: number, value: number): Promise<number> {
+    const done = this.interrupts.expect(bits, this.timeoutMs);
+    try {
+      await this.device.write32(EDU_BAR, reg, value);
+    } catch (err) {
+      done.catch(() => {}); // the write failed: nobody waits for this interrupt
+      throw err;
+    }
+    return done;
   }
 
   #queue<T>(unit: "factorial" | "dma", work: () => Promise<T>): Promise<T> {
