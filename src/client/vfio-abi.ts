@@ -4,6 +4,8 @@
  * protocol layer owns them; they are re-exported here so drivers import one module.
  */
 export {
+  irqIndexName,
+  regionName,
   VFIO_DEVICE_FLAGS_PCI,
   VFIO_DEVICE_FLAGS_RESET,
   VFIO_DMA_MAP_FLAG_READ,
@@ -42,17 +44,3 @@ export const VFIO_PCI_BAR1_REGION_INDEX = 1;
 export const VFIO_PCI_BAR2_REGION_INDEX = 2;
 export const VFIO_PCI_BAR3_REGION_INDEX = 3;
 export const VFIO_PCI_BAR4_REGION_INDEX = 4;
-
-const IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
-
-/** "MSI-X" for 2, "IRQ index 7" for device-specific ones. */
-export function irqIndexName(index: number): string {
-  return IRQ_NAMES[index] ?? `IRQ index ${index}`;
-}
-
-const REGION_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "config", "VGA"];
-
-/** "BAR2", "config", "region 12". */
-export function regionName(index: number): string {
-  return REGION_NAMES[index] ?? `region ${index}`;
-}

@@ -105,6 +105,20 @@ export const VFIO_PCI_ERR_IRQ_INDEX = 3;
 export const VFIO_PCI_REQ_IRQ_INDEX = 4;
 export const VFIO_PCI_NUM_IRQS = 5;
 
+const IRQ_NAMES = ["INTx", "MSI", "MSI-X", "ERR", "REQ"];
+
+/** "MSI-X" for 2, "IRQ index 7" for device-specific ones. */
+export function irqIndexName(index: number): string {
+  return IRQ_NAMES[index] ?? `IRQ index ${index}`;
+}
+
+const REGION_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5", "ROM", "config", "VGA"];
+
+/** "BAR2", "config", "region 12". */
+export function regionName(index: number): string {
+  return REGION_NAMES[index] ?? `region ${index}`;
+}
+
 /** VFIO_USER_DEVICE_GET_IRQ_INFO flags. */
 export const VFIO_IRQ_INFO_EVENTFD = 1 << 0;
 export const VFIO_IRQ_INFO_MASKABLE = 1 << 1;

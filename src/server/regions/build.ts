@@ -1,5 +1,6 @@
 import { VfioError } from "../../errors.js";
 import type { MsixState } from "../../pci/index.js";
+import { regionName } from "../../protocol/index.js";
 import type { DeviceDefinition, MmapArea } from "../device.js";
 import type { DecodeState } from "../mmio-gate.js";
 import { MSIX_MAX_VECTORS, pbaSize } from "../msix-table.js";
@@ -34,8 +35,6 @@ export interface BuiltRegions {
   readonly barMemory: (SharedMemory | undefined)[];
   readonly regionMemory: Map<number, SharedMemory>;
 }
-
-const BAR_NAMES = ["BAR0", "BAR1", "BAR2", "BAR3", "BAR4", "BAR5"];
 
 /**
  * Lays out the VFIO regions of a device: BARs 0-5, ROM 6, config 7, VGA 8 (absent
@@ -76,8 +75,8 @@ function buildBar(
   memories: (SharedMemory | undefined)[],
 ): Region {
   const bar = def.bars?.[index];
-  if (!bar) return absentRegion(index, BAR_NAMES[index]!);
-  const what = BAR_NAMES[index]!;
+  const what = regionName(index);
+  if (!bar) return absentRegion(index, what);
   const size = regionSize(bar.size, what);
   const msix = msixPart(index, ctx);
   let sparse: MmapArea[] | undefined;
