@@ -121,7 +121,7 @@ function validateMsix(s: MsixSpec, bars: readonly (BarDef | undefined)[]): void 
     return bar;
   };
   const tableBytes = n * PCI_MSIX_ENTRY_SIZE;
-  const pbaBytes = Math.ceil(n / 64) * 8;
+  const pbaBytes = msixPbaSize(n);
   check(s.tableBar, s.tableOffset, tableBytes, "table");
   check(s.pbaBar, s.pbaOffset, pbaBytes, "PBA");
   if (
@@ -276,4 +276,9 @@ export function buildConfigSpace(spec: ConfigSpec): ConfigImage {
     b[o + 3] = next >>> 4;
   });
   return { bytes: b, bars, rom };
+}
+
+/** Bytes of the MSI-X Pending Bit Array for `vectors`: one bit each, in whole qwords. */
+export function msixPbaSize(vectors: number): number {
+  return Math.ceil(vectors / 64) * 8;
 }

@@ -6,6 +6,7 @@
 export {
   barTypeBits,
   buildConfigSpace,
+  msixPbaSize,
   placeCapabilities,
   validateBars,
   validateRom,

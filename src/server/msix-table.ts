@@ -1,11 +1,12 @@
 import { VfioError } from "../errors.js";
+import {
+  msixPbaSize,
+  PCI_MSIX_ENTRY_CTRL_MASKBIT,
+  PCI_MSIX_ENTRY_SIZE,
+  PCI_MSIX_ENTRY_VECTOR_CTRL,
+} from "../pci/index.js";
 
-/** Size of one MSI-X table entry: address low, address high, data, vector control. */
-export const PCI_MSIX_ENTRY_SIZE = 16;
-/** Offset of the vector control dword inside an entry. */
-export const PCI_MSIX_ENTRY_VECTOR_CTRL = 12;
-/** Vector control bit 0: the vector is masked. */
-export const PCI_MSIX_ENTRY_CTRL_MASKBIT = 1;
+export { PCI_MSIX_ENTRY_SIZE };
 /** The MSI-X capability allows at most 2048 vectors (table size field is 11 bits). */
 export const MSIX_MAX_VECTORS = 2048;
 
@@ -170,10 +171,8 @@ export class MsixTable {
   }
 }
 
-/** PBA size for `vectors`: one bit each, rounded up to whole QWORDs. */
-export function pbaSize(vectors: number): number {
-  return Math.ceil(vectors / 64) * 8;
-}
+/** Bytes of the PBA for `vectors` (see msixPbaSize). */
+export const pbaSize = msixPbaSize;
 
 function ctrlOffset(vector: number): number {
   return vector * PCI_MSIX_ENTRY_SIZE + PCI_MSIX_ENTRY_VECTOR_CTRL;

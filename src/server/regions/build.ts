@@ -3,7 +3,7 @@ import type { MsixState } from "../../pci/index.js";
 import { regionName } from "../../protocol/index.js";
 import type { DeviceDefinition, MmapArea } from "../device.js";
 import type { DecodeState } from "../mmio-gate.js";
-import { MSIX_MAX_VECTORS, pbaSize } from "../msix-table.js";
+import { MSIX_MAX_VECTORS, PCI_MSIX_ENTRY_SIZE, pbaSize } from "../msix-table.js";
 import { BarRegion, type MsixPart } from "./bar-region.js";
 import { mmapAreas } from "./mmap-areas.js";
 import { DeviceSpecificRegion, RomRegion, VgaRegion } from "./other-regions.js";
@@ -109,7 +109,9 @@ function msixPart(index: number, ctx: BuildContext): MsixPart | undefined {
   const s = m.state;
   if (s.tableSize > MSIX_MAX_VECTORS) throw new VfioError("EINVAL", "MSI-X table too large");
   const table =
-    s.tableBar === index ? { offset: s.tableOffset, size: s.tableSize * 16 } : undefined;
+    s.tableBar === index
+      ? { offset: s.tableOffset, size: s.tableSize * PCI_MSIX_ENTRY_SIZE }
+      : undefined;
   const pba = s.pbaBar === index ? { offset: s.pbaOffset, size: pbaSize(s.tableSize) } : undefined;
   if (!table && !pba) return undefined;
   return { table, pba, readTable: m.readTable, writeTable: m.writeTable, readPba: m.readPba };
