@@ -90,13 +90,7 @@ export class DeviceIrqs implements IrqControl {
     }
     const start = options.start ?? 0;
     const count = options.count ?? info.count - start;
-    if (
-      !Number.isInteger(start) ||
-      !Number.isInteger(count) ||
-      start < 0 ||
-      count < 1 ||
-      start + count > info.count
-    ) {
+    if (!vectorRange(start, count, info.count)) {
       throw new VfioError(
         "EINVAL",
         `${name}: cannot enable vectors [${start}, ${start + count}) of the ${info.count} it has`,
@@ -212,13 +206,7 @@ export class DeviceIrqs implements IrqControl {
 
   async #action(index: number, action: number, start: number, count: number): Promise<void> {
     const info = await this.info(index);
-    if (
-      !Number.isInteger(start) ||
-      !Number.isInteger(count) ||
-      start < 0 ||
-      count < 1 ||
-      start + count > info.count
-    ) {
+    if (!vectorRange(start, count, info.count)) {
       throw new VfioError(
         "EINVAL",
         `${irqIndexName(index)}: vectors [${start}, ${start + count}) are outside the ${info.count} it has`,
@@ -239,4 +227,15 @@ export class DeviceIrqs implements IrqControl {
       debug("disabling %s failed: %s", irqIndexName(index), (err as Error).message);
     }
   }
+}
+
+/** Whether [start, start+count) is a non-empty range of whole vectors inside `total`. */
+function vectorRange(start: number, count: number, total: number): boolean {
+  return (
+    Number.isInteger(start) &&
+    Number.isInteger(count) &&
+    start >= 0 &&
+    count >= 1 &&
+    start + count <= total
+  );
 }

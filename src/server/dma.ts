@@ -113,10 +113,6 @@ export class DmaController implements DeviceDma {
     return this.#retiredFaults + this.#unboundFaults + (this.#domain?.faults ?? 0);
   }
 
-  get count(): number {
-    return this.#domain?.count ?? 0;
-  }
-
   /** DMA_MAP. Validation errors (EINVAL, EEXIST, ENOSPC) leave nothing behind. */
   map(a: DmaMapArgs): DmaWindowInfo {
     try {

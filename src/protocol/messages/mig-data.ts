@@ -57,13 +57,18 @@ const readRequest: BodyCodec<MigDataReadRequest> = {
   },
 };
 
-const readReply: BodyCodec<MigDataReadReply> = {
+/** argsz, size, then the data: how MIG_DATA_READ's reply and MIG_DATA_WRITE's request encode. */
+const withData: Pick<BodyCodec<{ argsz: number; data: Uint8Array }>, "size" | "write"> = {
   size: (v) => MIG_DATA_SIZE + checkBytes(v.data, "data").byteLength,
   write(w, v) {
     w.u32(v.argsz, "argsz");
     w.u32(v.data.byteLength, "size");
     w.bytes(v.data, "data");
   },
+};
+
+const readReply: BodyCodec<MigDataReadReply> = {
+  ...withData,
   read(r, ctx) {
     expectNoFds(r, ctx);
     const argsz = r.u32("argsz");
@@ -76,12 +81,7 @@ const readReply: BodyCodec<MigDataReadReply> = {
 };
 
 const writeRequest: BodyCodec<MigDataWriteRequest> = {
-  size: (v) => MIG_DATA_SIZE + checkBytes(v.data, "data").byteLength,
-  write(w, v) {
-    w.u32(v.argsz, "argsz");
-    w.u32(v.data.byteLength, "size");
-    w.bytes(v.data, "data");
-  },
+  ...withData,
   read(r, ctx) {
     expectNoFds(r, ctx);
     const argsz = r.u32("argsz");

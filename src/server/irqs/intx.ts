@@ -47,10 +47,6 @@ export class IntxLine {
     return this.#level || this.#pulsePending || this.#inService;
   }
 
-  get hasNotifier(): boolean {
-    return this.#notifier !== null;
-  }
-
   /** Enables INTx with `notifier` (may be null: enabled, nowhere to signal yet). */
   enable(notifier: IrqNotifier | null): void {
     this.#replaceNotifier(notifier);

@@ -31,14 +31,6 @@ export class VectorSet {
     this.#clientMask = new Uint8Array(capacity);
   }
 
-  hasNotifier(vector: number): boolean {
-    return this.#notifiers[vector] != null;
-  }
-
-  isClientMasked(vector: number): boolean {
-    return this.#clientMask[vector] === 1;
-  }
-
   isMasked(vector: number): boolean {
     return this.#clientMask[vector] === 1 || this.#regs.isMasked(vector);
   }
