@@ -104,17 +104,17 @@ export class MessageWriter {
       if (closeFdsAfterSend) closeFds(fds);
       return;
     }
-    if (this.head !== this.queue.length) {
+    const idle = this.head === this.queue.length;
+    const small = idle && size <= COALESCE_MAX;
+    const hdr = small ? this.small : this.scratchHeader;
+    writeHeader(hdr, id, command, size, flags, error);
+    if (!idle) {
       // Behind queued messages: wait in line.
-      writeHeader(this.scratchHeader, id, command, size, flags, error);
-      this.enqueue(this.scratchHeader, body, size, 0, fds, closeFdsAfterSend);
+      this.enqueue(hdr, body, size, 0, fds, closeFdsAfterSend);
       return;
     }
     // Nothing queued: try to send it whole now.
-    const iov =
-      size <= COALESCE_MAX
-        ? this.packSmall(id, command, flags, error, body, size)
-        : this.headerAndBody(id, command, flags, error, body, size);
+    const iov = small ? this.packSmall(body, size) : this.headerAndBody(body);
     let n: number;
     try {
       n = this.socket.send(iov, fds);
@@ -129,23 +129,16 @@ export class MessageWriter {
       if (closeFdsAfterSend) closeFds(fds);
       return;
     }
-    // iov[0] starts with the header, which enqueue copies; the body stays referenced.
-    this.enqueue(iov[0]!.subarray(0, HEADER_SIZE), body, size, n, fds, closeFdsAfterSend);
+    // enqueue copies the header (the first 16 bytes of `small`, for a small message);
+    // the body stays referenced.
+    this.enqueue(hdr.subarray(0, HEADER_SIZE), body, size, n, fds, closeFdsAfterSend);
     if (n > 0 && closeFdsAfterSend) closeFds(fds);
     this.waitWritable();
   }
 
-  /** A small message copied whole into `small`, as one chunk. */
-  private packSmall(
-    id: number,
-    command: number,
-    flags: number,
-    error: number,
-    body: Body,
-    size: number,
-  ): Uint8Array[] {
+  /** A small message as one chunk: the body copied behind its header in `small`. */
+  private packSmall(body: Body, size: number): Uint8Array[] {
     const buf = this.small;
-    writeHeader(buf, id, command, size, flags, error);
     if (body instanceof Uint8Array) {
       if (body.byteLength > 0) buf.set(body, HEADER_SIZE);
     } else {
@@ -159,17 +152,9 @@ export class MessageWriter {
     return this.iov1;
   }
 
-  /** A larger message as the header from `scratchHeader` plus the body chunks as given. */
-  private headerAndBody(
-    id: number,
-    command: number,
-    flags: number,
-    error: number,
-    body: Body,
-    size: number,
-  ): Uint8Array[] {
+  /** A larger message as the header in `scratchHeader` plus the body chunks as given. */
+  private headerAndBody(body: Body): Uint8Array[] {
     const hdr = this.scratchHeader;
-    writeHeader(hdr, id, command, size, flags, error);
     if (!(body instanceof Uint8Array)) return [hdr, ...body];
     this.iov2[1] = body;
     return this.iov2;
