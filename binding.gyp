@@ -7,7 +7,8 @@
         "native/socket.c",
         "native/fd.c",
         "native/memory.c",
-        "native/poll.c"
+        "native/poll.c",
+        "native/ioctl.c"
       ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]

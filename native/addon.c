@@ -192,6 +192,9 @@ NAPI_MODULE_INIT() {
       FN("memfdCreate", vfio_js_memfd_create), FN("ftruncate", vfio_js_ftruncate),
       FN("fstatSize", vfio_js_fstat_size), FN("memfdSeals", vfio_js_memfd_seals),
       FN("memlockLimit", vfio_js_memlock_limit), FN("mmap", vfio_js_mmap), FN("munmap", vfio_js_munmap),
+      /* ioctl.c */
+      FN("ioctl", vfio_js_ioctl), FN("pread", vfio_js_pread), FN("pwrite", vfio_js_pwrite),
+      FN("addressOf", vfio_js_address_of),
       /* poll.c */
       FN("pollNew", vfio_js_poll_new), FN("pollStart", vfio_js_poll_start),
       FN("pollRef", vfio_js_poll_ref), FN("pollClose", vfio_js_poll_close),

@@ -99,6 +99,12 @@ VFIO_BINDING(memlock_limit);
 VFIO_BINDING(mmap);
 VFIO_BINDING(munmap);
 
+/* ioctl.c */
+VFIO_BINDING(ioctl);
+VFIO_BINDING(pread);
+VFIO_BINDING(pwrite);
+VFIO_BINDING(address_of);
+
 /* poll.c */
 VFIO_BINDING(poll_new);
 VFIO_BINDING(poll_start);

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 import { builtinDevices } from "../devices/index.js";
+import { bindCommand, unbindCommand } from "./bind.js";
 import { EXIT_USAGE } from "./cli-error.js";
 import { demoCommand } from "./demo.js";
 import { lspciCommand } from "./lspci/command.js";
@@ -104,6 +105,23 @@ export function buildProgram(exit: ExitSink): Command {
     .option("--once", "exit after the first client disconnects", false)
     .action(async (opts: { listen: string; connect: string; json: boolean; once: boolean }) => {
       exit(await traceCommand(opts));
+    });
+
+  program
+    .command("bind")
+    .description("as root: bind a PCI device to vfio-pci for user-level drivers (/dev/vfio)")
+    .argument("<address>", "PCI address, e.g. 0000:00:03.0")
+    .option("--owner <uid[:gid]>", "give the device's /dev/vfio/<group> node to this user")
+    .action(async (address: string, opts: { owner?: string }) => {
+      exit(await bindCommand(address, opts));
+    });
+
+  program
+    .command("unbind")
+    .description("as root: release a PCI device from vfio-pci back to its own driver")
+    .argument("<address>", "PCI address, e.g. 0000:00:03.0")
+    .action(async (address: string) => {
+      exit(await unbindCommand(address));
     });
 
   program

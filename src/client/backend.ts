@@ -25,6 +25,7 @@ export interface MmapArea {
 /** Region capabilities are the protocol's decoded struct vfio_info_cap_header chain. */
 export type { RegionCap } from "../protocol/index.js";
 
+import type { IovaRange } from "../iommu/index.js";
 import type { RegionCap } from "../protocol/index.js";
 
 /** VFIO_DEVICE_GET_REGION_INFO, decoded and checked. */
@@ -82,6 +83,21 @@ export interface DmaMapRequest {
   readonly fd: number;
   /** Offset of the window inside `fd` (0 when there is no fd). */
   readonly fdOffset: bigint;
+  /**
+   * The driver's own view of the window's memory. The kernel backend maps its virtual
+   * address (VFIO_IOMMU_MAP_DMA pins it); socket backends use `fd` instead.
+   */
+  readonly memory?: Uint8Array;
+}
+
+/**
+ * What DMA mappings are given to. A socket backend is its own target (each device
+ * side keeps its own table); kernel devices in one VFIO container share theirs, so a
+ * Container maps each window once per target, not once per device.
+ */
+export interface DmaTarget {
+  dmaMap(req: DmaMapRequest): Promise<void>;
+  dmaUnmap(iova: bigint, size: bigint): Promise<void>;
 }
 
 /**
@@ -104,6 +120,11 @@ export interface BackendLimits {
   readonly maxDmaMaps: number;
   /** IOMMU page sizes the device side supports, OR'ed (pgsizes). */
   readonly pgsizes: bigint;
+  /**
+   * IOVA ranges the device's IOMMU can map (inclusive ends), when it reports them
+   * (the kernel's VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE); absent means all of them.
+   */
+  readonly iovaRanges?: readonly IovaRange[];
 }
 
 export interface DeviceBackend {
@@ -126,6 +147,11 @@ export interface DeviceBackend {
   reset(): Promise<void>;
   dmaMap(req: DmaMapRequest): Promise<void>;
   dmaUnmap(iova: bigint, size: bigint): Promise<void>;
+  /**
+   * Where DMA mappings go when several devices share one (kernel devices in one VFIO
+   * container); absent means the backend itself.
+   */
+  readonly dmaTarget?: DmaTarget;
   /** Where DMA_READ/DMA_WRITE from the device go; null refuses them (EFAULT). */
   setDmaHandler(handler: DmaRequestHandler | null): void;
   /** Called once when the device side goes away unexpectedly. */

@@ -18,7 +18,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../sys/index.js";
-import type { DeviceBackend, DmaRequestHandler } from "./backend.js";
+import type { DeviceBackend, DmaRequestHandler, DmaTarget } from "./backend.js";
 import { dmaCopyIn, dmaCopyOut } from "./dma-copy.js";
 import {
   type DmaBacking,
@@ -142,15 +142,22 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
           `${device.name} accepts ${maxDmaMaps} DMA mappings (max_dma_maps) but the container has ${this.domain.count}`,
         );
       }
-      const replayed: DmaWindow<DmaBacking>[] = [];
-      try {
-        for (const w of this.domain.windows()) {
-          await device.backend.dmaMap(this.#request(w));
-          replayed.push(w);
+      const ranges = device.backend.limits.iovaRanges;
+      if (ranges !== undefined) this.domain.restrictIovaRanges(ranges);
+      // Devices sharing a DMA target (kernel devices of one VFIO container) already
+      // have every mapping through the first of them.
+      const target = targetOf(device);
+      if (!this.#devices.some((d) => targetOf(d) === target)) {
+        const replayed: DmaWindow<DmaBacking>[] = [];
+        try {
+          for (const w of this.domain.windows()) {
+            await target.dmaMap(this.#request(w));
+            replayed.push(w);
+          }
+        } catch (err) {
+          await failuresOf(replayed.map((w) => target.dmaUnmap(w.iova, w.size)));
+          throw err;
         }
-      } catch (err) {
-        await failuresOf(replayed.map((w) => device.backend.dmaUnmap(w.iova, w.size)));
-        throw err;
       }
       this.#devices.push(device);
       containerOf.set(device, this);
@@ -166,8 +173,10 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
       this.#devices.splice(i, 1);
       containerOf.delete(device);
       device.backend.setDmaHandler(null);
+      const target = targetOf(device);
+      if (this.#devices.some((d) => targetOf(d) === target)) return;
       const failures = await failuresOf(
-        Array.from(this.domain.windows(), (w) => device.backend.dmaUnmap(w.iova, w.size)),
+        Array.from(this.domain.windows(), (w) => target.dmaUnmap(w.iova, w.size)),
       );
       for (const f of failures) debug("detach %s: unmap failed: %s", device.name, String(f.reason));
     });
@@ -306,20 +315,18 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
     const { iova, size, value: backing } = window;
     this.#mappings.set(window, mapping);
     const req = this.#request(window);
-    const devices = this.#devices.slice();
-    const failures = await failuresOf(devices.map((d) => d.backend.dmaMap(req)));
+    const targets = this.#targets();
+    const failures = await failuresOf(targets.map(([t]) => t.dmaMap(req)));
     if (failures.length === 0) return;
     // Roll back: the mapping exists everywhere or nowhere.
     const failed = new Set(failures.map((f) => f.index));
-    await failuresOf(
-      devices.filter((_, i) => !failed.has(i)).map((d) => d.backend.dmaUnmap(iova, size)),
-    );
+    await failuresOf(targets.filter((_, i) => !failed.has(i)).map(([t]) => t.dmaUnmap(iova, size)));
     this.domain.unmapExact(iova, size);
     this.#mappings.delete(window);
     mapping.markUnmapped();
     backing.release();
     const { index, reason } = failures[0]!;
-    const dev = devices[index]!;
+    const [, dev] = targets[index]!;
     throw new VfioError(
       reason instanceof VfioError ? reason.errno : "EIO",
       `DMA map of ${hex(size)} bytes at iova ${hex(iova)} failed on ${dev.name}: ${(reason as Error)?.message ?? reason}`,
@@ -331,8 +338,9 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
   async #release(windows: readonly DmaWindow<DmaBacking>[]): Promise<void> {
     if (windows.length === 0) return;
     const calls: Promise<void>[] = [];
+    const targets = this.#targets();
     for (const w of windows) {
-      for (const d of this.#devices) calls.push(d.backend.dmaUnmap(w.iova, w.size));
+      for (const [t] of targets) calls.push(t.dmaUnmap(w.iova, w.size));
     }
     const failures = await failuresOf(calls);
     await untilIdle(windows);
@@ -359,7 +367,18 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
       write: w.perms.write,
       fd: w.value.fd,
       fdOffset: w.value.fdOffset,
+      memory: w.value.bytes,
     };
+  }
+
+  /** Each distinct DMA target once, with the first device that uses it (for messages). */
+  #targets(): [DmaTarget, ContainerDevice][] {
+    const seen = new Map<DmaTarget, ContainerDevice>();
+    for (const d of this.#devices) {
+      const t = targetOf(d);
+      if (!seen.has(t)) seen.set(t, d);
+    }
+    return [...seen];
   }
 
   /** The attached devices' own limits, checked before the domain's. */
@@ -392,6 +411,10 @@ const NO_BACKING: DmaBacking = {
   fdOffset: 0n,
   release: () => {},
 };
+
+function targetOf(device: ContainerDevice): DmaTarget {
+  return device.backend.dmaTarget ?? device.backend;
+}
 
 /** Errors that mean the device side is gone (its mappings died with it). */
 const DISCONNECTED = new Set(["ECONNRESET", "EPIPE", "ENOTCONN", "EBADF", "ECANCELED"]);

@@ -1,6 +1,6 @@
 /**
  * The driver side: a VFIO-like user API for user-level drivers. Devices are opened over
- * a DeviceBackend (a vfio-user socket, an in-process loopback, later /dev/vfio) as
+ * a DeviceBackend (a vfio-user socket, an in-process loopback, or the kernel's /dev/vfio) as
  * DeviceHandles; DMA goes through Containers (IOMMU domains with type1v2 rules, pinned
  * memory accounting and PASIDs charged to an IommuOwner).
  */
@@ -10,6 +10,7 @@ export type {
   DeviceInfo,
   DmaMapRequest,
   DmaRequestHandler,
+  DmaTarget,
   IrqInfo,
   IrqSet,
   MmapArea,
@@ -46,6 +47,7 @@ export {
 } from "./iommu-owner.js";
 export { lowestFreeIova } from "./iova-allocator.js";
 export { type IrqControl, type IrqEvent, IrqVector } from "./irq-vector.js";
+export * from "./kernel/index.js";
 export { type LoopbackOptions, openLoopback } from "./loopback.js";
 export { MappedRegion } from "./mapped-region.js";
 export { memorySocketPair } from "./memory-socket.js";

@@ -24,6 +24,7 @@ export {
 export {
   FULL_IOVA_RANGE,
   type IovaRange,
+  intersectIovaRanges,
   iovaRangesCover,
   normalizeIovaRanges,
   U64_MAX,

@@ -11,6 +11,7 @@ import { type DmaAccessKind, hex, IommuFaultError } from "./iommu-errors.js";
 import {
   FULL_IOVA_RANGE,
   type IovaRange,
+  intersectIovaRanges,
   iovaRangesCover,
   normalizeIovaRanges,
   U64_MAX,
@@ -75,10 +76,10 @@ export class IommuDomain<T = unknown> {
   readonly pgsizes: bigint;
   /** Smallest supported page size: every iova and size must be a multiple of it. */
   readonly pageSize: bigint;
-  readonly iovaRanges: readonly IovaRange[];
   readonly maxMappings: number;
   readonly account: MemlockAccount;
   readonly #map: IntervalMap<DmaWindow<T>>;
+  #iovaRanges: readonly IovaRange[];
   #pinnedPages = 0n;
   #faults = 0;
   #lastFault: IommuFaultRecord | undefined;
@@ -90,7 +91,7 @@ export class IommuDomain<T = unknown> {
     }
     this.pgsizes = pgsizes;
     this.pageSize = pgsizes & -pgsizes;
-    this.iovaRanges = normalizeIovaRanges(options.iovaRanges ?? FULL_IOVA_RANGE);
+    this.#iovaRanges = normalizeIovaRanges(options.iovaRanges ?? FULL_IOVA_RANGE);
     const max = options.maxMappings ?? DEFAULT_MAX_MAPPINGS;
     if (!Number.isSafeInteger(max) || max < 0) {
       throw new VfioError("EINVAL", `maxMappings must be a non-negative integer, got ${max}`);
@@ -104,6 +105,29 @@ export class IommuDomain<T = unknown> {
       throw new VfioError("EINVAL", "IommuDomain needs a memlockLimit or a shared account");
     }
     this.#map = new IntervalMap({ onCompare: options.onCompare });
+  }
+
+  /** Where mappings may go (inclusive ends); holes are reserved regions. */
+  get iovaRanges(): readonly IovaRange[] {
+    return this.#iovaRanges;
+  }
+
+  /**
+   * Narrows the usable IOVA to what `ranges` also allows, as when a device behind a
+   * more limited IOMMU joins: EINVAL, and no change, if an existing mapping would
+   * fall outside.
+   */
+  restrictIovaRanges(ranges: readonly IovaRange[]): void {
+    const narrowed = intersectIovaRanges(this.#iovaRanges, normalizeIovaRanges(ranges));
+    for (const w of this.windows()) {
+      if (!iovaRangesCover(narrowed, w.iova, w.iova + w.size - 1n)) {
+        throw new VfioError(
+          "EINVAL",
+          `the mapping ${this.#text(w)} lies outside the IOVA ranges ${narrowed.map((r) => `[${hex(r.start)}, ${hex(r.end)}]`).join(", ")}`,
+        );
+      }
+    }
+    this.#iovaRanges = narrowed;
   }
 
   /** Number of mappings. */

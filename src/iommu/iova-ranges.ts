@@ -72,3 +72,27 @@ export function iovaRangesCover(
   }
   return found >= 0 && last <= ranges[found]!.end;
 }
+
+/**
+ * The IOVA both lists can map (both normalized); EINVAL when they share none. A
+ * container whose devices sit behind different IOMMUs may use only this.
+ */
+export function intersectIovaRanges(
+  a: readonly IovaRange[],
+  b: readonly IovaRange[],
+): readonly IovaRange[] {
+  const out: IovaRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i]!;
+    const y = b[j]!;
+    const start = x.start > y.start ? x.start : y.start;
+    const end = x.end < y.end ? x.end : y.end;
+    if (start <= end) out.push({ start, end });
+    if (x.end < y.end) i++;
+    else j++;
+  }
+  if (out.length === 0) throw new VfioError("EINVAL", "the IOVA ranges have nothing in common");
+  return normalizeIovaRanges(out);
+}

@@ -47,6 +47,10 @@ export interface NativeAddon {
   memlockLimit(): [bigint | null, bigint | null];
   mmap(fd: number, offset: bigint | number, length: number, prot: number): ArrayBuffer;
   munmap(ab: ArrayBuffer): boolean;
+  ioctl(fd: number, request: number, arg: number | Uint8Array | undefined): number;
+  pread(fd: number, buf: Uint8Array, offset: bigint | number): number;
+  pwrite(fd: number, buf: Uint8Array, offset: bigint | number): number;
+  addressOf(buf: Uint8Array): bigint;
   pollNew(fd: number, cb: (events: number, errno: number) => void): NativeWatcher;
   pollStart(w: NativeWatcher, events: number): void;
   pollRef(w: NativeWatcher, on: boolean): void;
