@@ -1,0 +1,155 @@
+/**
+ * The edu driver of src/drivers/edu, unchanged, against QEMU's own C edu device
+ * through the guest kernel's vfio-pci, as an unprivileged user.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Container } from "../../../src/client/container.js";
+import type { DeviceHandle } from "../../../src/client/device-handle.js";
+import { openKernelDevice } from "../../../src/client/kernel/index.js";
+import { dmaRoundTrip } from "../../../src/drivers/edu/dma-roundtrip.js";
+import { EduDriver } from "../../../src/drivers/edu/driver.js";
+import { EDU_BAR, REG_ID } from "../../../src/drivers/edu/regs.js";
+import { VfioError } from "../../../src/errors.js";
+import { PCI_COMMAND_MEMORY } from "../../../src/pci/regs.js";
+import { eduAddress } from "./find.js";
+
+function factorial32(n: number): number {
+  let r = 1;
+  for (let i = 2; i <= n; i++) r = Math.imul(r, i) >>> 0;
+  return r;
+}
+
+describe("the edu driver through kernel VFIO, as a non-root user", () => {
+  let dev: DeviceHandle;
+  before(async () => {
+    assert.notEqual(process.getuid?.(), 0, "these tests must run unprivileged");
+    dev = await openKernelDevice(eduAddress());
+  });
+  after(async () => {
+    await dev?.close();
+  });
+
+  it("reports the device as the kernel does: PCI, config space, a 1 MiB BAR0, MSI and INTx", async () => {
+    assert.equal(dev.backend.kind, "kernel");
+    assert.ok(dev.isPci);
+    assert.ok(dev.info.numRegions >= 9);
+    assert.equal(await dev.regionSize(EDU_BAR), 1n << 20n);
+    const bar0 = await dev.regionInfo(EDU_BAR);
+    assert.ok(bar0.mmapAreas.length > 0, "vfio-pci lets BAR0 be mmapped");
+  });
+
+  for (const irqMode of ["msi", "intx"] as const) {
+    it(`probes, checks liveness, computes factorials and DMAs both ways with ${irqMode}`, async () => {
+      const driver = await EduDriver.open(dev, { irqMode, timeoutMs: 20_000 });
+      try {
+        assert.equal(driver.irqMode, irqMode);
+        assert.equal(driver.identity.vendorId, 0x1234);
+        assert.equal(driver.identity.deviceId, 0x11e8);
+        assert.equal(driver.identity.idRegister & 0xff, 0xed);
+        assert.equal(await driver.checkLiveness(), true);
+        for (const n of [0, 1, 5, 10, 12, 13]) {
+          assert.equal(await driver.factorial(n), factorial32(n), `${n}!`);
+        }
+        const data = new Uint8Array(4096);
+        for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
+        const trip = await dmaRoundTrip(driver, data, "fd");
+        assert.equal(trip.ok, true, "the bytes came back through the IOMMU unchanged");
+        assert.ok(driver.irqCounts.factorial >= 6);
+        assert.ok(driver.irqCounts.dma >= 2);
+      } finally {
+        await driver.close();
+      }
+    });
+  }
+
+  it("maps each window once in the kernel container, inside the kernel's IOVA ranges", async () => {
+    const container = new Container();
+    try {
+      await container.attach(dev);
+      const ranges = container.domain.iovaRanges;
+      assert.ok(ranges.length >= 2, "the MSI window is a hole in the usable IOVA");
+      const msiHole = 0xfee00000n;
+      assert.ok(!ranges.some((r) => r.start <= msiHole && msiHole <= r.end));
+      await assert.rejects(
+        container.allocateBuffer(4096, { iova: msiHole }),
+        (e: unknown) => e instanceof VfioError && e.code === "EINVAL",
+      );
+      const buf = await container.allocateBuffer(8192);
+      assert.equal(container.pinnedBytes, 8192n);
+      await buf.free();
+      assert.equal(container.pinnedBytes, 0n);
+    } finally {
+      await container.close();
+    }
+  });
+
+  it("zaps mapped BAR views before memory decoding goes off, so touching the BAR cannot SIGBUS", async () => {
+    await dev.config.enableMemory();
+    const bar = await dev.mmap(EDU_BAR);
+    const id = await dev.read32(EDU_BAR, REG_ID);
+    assert.equal(id & 0xff, 0xed);
+    assert.equal(bar.read32(REG_ID), id, "the mmapped BAR reads the register");
+    const raw = new Uint8Array(bar.windows[0]!.buffer);
+    assert.equal(raw.byteLength, 1 << 20);
+    await dev.config.updateCommand(0, PCI_COMMAND_MEMORY);
+    assert.equal(dev.memoryEnabled, false);
+    assert.equal(raw.byteLength, 0, "the raw view is detached, not left over unmapped memory");
+    assert.equal(bar.zapped, true);
+    assert.throws(
+      () => bar.read32(REG_ID),
+      (e: unknown) => e instanceof VfioError && e.code === "EIO",
+    );
+    await assert.rejects(
+      dev.read32(EDU_BAR, REG_ID),
+      (e: unknown) => e instanceof VfioError && e.code === "EIO",
+    );
+    await dev.config.enableMemory();
+    assert.equal(bar.read32(REG_ID), id, "the BAR faults back in");
+    assert.equal(await dev.read32(EDU_BAR, REG_ID), id);
+    bar.close();
+  });
+
+  it("resets, or says clearly that the device cannot be reset", async () => {
+    const bar = await dev.mmap(EDU_BAR);
+    assert.equal(bar.read32(REG_ID) & 0xff, 0xed);
+    if (!dev.canReset) {
+      await assert.rejects(dev.reset(), /does not support reset/);
+      assert.equal(bar.zapped, false, "a refused reset touches nothing");
+    } else {
+      const raw = new Uint8Array(bar.windows[0]!.buffer);
+      await dev.reset();
+      assert.equal(raw.byteLength, 0, "reset zapped the mapping");
+      if (!dev.memoryEnabled) await dev.config.enableMemory();
+      assert.equal(bar.read32(REG_ID) & 0xff, 0xed, "and it faults back in afterwards");
+    }
+    bar.close();
+  });
+
+  it("keeps the device out of memory it may not write, and survives DMA to unmapped IOVA", async () => {
+    const driver = await EduDriver.open(dev, { irqMode: "msi", timeoutMs: 20_000 });
+    try {
+      const source = await driver.container.allocateBuffer(4096);
+      source.bytes.fill(0x5a);
+      await driver.dmaToDevice(source.iova, 4096);
+      const readOnly = await driver.container.allocateBuffer(4096, { perms: "r" });
+      readOnly.bytes.fill(0x11);
+      // The device writes its 0x5a buffer to memory the IOMMU lets it only read.
+      await driver.dmaFromDevice(readOnly.iova, 4096);
+      assert.ok(
+        readOnly.bytes.every((b) => b === 0x11),
+        "the IOMMU dropped the write",
+      );
+      // And to IOVA nothing is mapped at (128 MiB, inside the engine's 28 bits).
+      const unmapped = 0x8000000n;
+      assert.equal(driver.container.domain.find(unmapped), undefined);
+      await driver.dmaFromDevice(unmapped, 4096);
+      await driver.dmaToDevice(unmapped, 4096);
+      assert.equal(await driver.factorial(6), 720, "the driver and device carry on");
+      const check = await dmaRoundTrip(driver, Uint8Array.of(1, 2, 3, 4), "fd");
+      assert.equal(check.ok, true);
+    } finally {
+      await driver.close();
+    }
+  });
+});
