@@ -5,6 +5,7 @@
  * KernelContainer as its DmaTarget and the driver-level Container maps each window
  * once.
  */
+import { existsSync } from "node:fs";
 import { debuglog } from "node:util";
 import { VfioError } from "../../errors.js";
 import { hex } from "../../hex.js";
@@ -42,7 +43,16 @@ export class KernelContainer implements DmaTarget {
     try {
       fd = openDevice(path);
     } catch (err) {
-      throw explainOpen(err, path, "the VFIO container");
+      if ((err as { code?: string }).code === "ENOENT" && existsSync("/dev/iommu")) {
+        throw new VfioError(
+          "EOPNOTSUPP",
+          `${path} does not exist but /dev/iommu does: this kernel offers VFIO only through ` +
+            "iommufd and device cdevs (CONFIG_VFIO_GROUP=n), which vfio-ts does not implement; " +
+            "it needs the type1 container and group interface",
+          { cause: err },
+        );
+      }
+      throw explainOpen(err, path, "the VFIO container (modprobe vfio vfio_iommu_type1 vfio-pci)");
     }
     try {
       const version = ioctl(fd, VFIO_GET_API_VERSION);
