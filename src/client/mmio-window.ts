@@ -41,6 +41,9 @@ export class MmioWindow {
   #ab: ArrayBuffer | null = null;
   #dv: DataView | null = null;
   #bytes: Uint8Array | null = null;
+  #u16: Uint16Array | null = null;
+  #u32: Uint32Array | null = null;
+  #u64: BigUint64Array | null = null;
   #closed = false;
   #faults = 0;
 
@@ -85,29 +88,45 @@ export class MmioWindow {
     return this.#ab!;
   }
 
+  // Device registers care about access width: a 32-bit register read as four byte
+  // loads returns something else (QEMU's edu answers 0). DataView reads byte by byte
+  // in V8's builtins, so aligned accesses go through typed-array elements, which are
+  // one load or store of their width; only misaligned ones fall back to DataView.
   read8(off: number): number {
-    return this.#view(off, 1, "read").getUint8(off);
+    this.#ensure(off, 1, "read");
+    return this.#bytes![off]!;
   }
   read16(off: number): number {
-    return this.#view(off, 2, "read").getUint16(off, true);
+    this.#ensure(off, 2, "read");
+    return (off & 1) === 0 ? this.#u16![off >> 1]! : this.#dv!.getUint16(off, true);
   }
   read32(off: number): number {
-    return this.#view(off, 4, "read").getUint32(off, true);
+    this.#ensure(off, 4, "read");
+    return (off & 3) === 0 ? this.#u32![off >> 2]! : this.#dv!.getUint32(off, true);
   }
   read64(off: number): bigint {
-    return this.#view(off, 8, "read").getBigUint64(off, true);
+    this.#ensure(off, 8, "read");
+    return (off & 7) === 0 ? this.#u64![off >> 3]! : this.#dv!.getBigUint64(off, true);
   }
   write8(off: number, v: number): void {
-    this.#view(off, 1, "write").setUint8(off, v);
+    this.#ensure(off, 1, "write");
+    this.#bytes![off] = v;
   }
   write16(off: number, v: number): void {
-    this.#view(off, 2, "write").setUint16(off, v, true);
+    this.#ensure(off, 2, "write");
+    if ((off & 1) === 0) this.#u16![off >> 1] = v;
+    else this.#dv!.setUint16(off, v, true);
   }
   write32(off: number, v: number): void {
-    this.#view(off, 4, "write").setUint32(off, v >>> 0, true);
+    this.#ensure(off, 4, "write");
+    if ((off & 3) === 0) this.#u32![off >> 2] = v >>> 0;
+    else this.#dv!.setUint32(off, v >>> 0, true);
   }
   write64(off: number, v: bigint): void {
-    this.#view(off, 8, "write").setBigUint64(off, BigInt.asUintN(64, v), true);
+    this.#ensure(off, 8, "write");
+    const u = BigInt.asUintN(64, v);
+    if ((off & 7) === 0) this.#u64![off >> 3] = u;
+    else this.#dv!.setBigUint64(off, u, true);
   }
 
   /** A copy of `length` bytes at `off`. */
@@ -127,6 +146,9 @@ export class MmioWindow {
     this.#ab = null;
     this.#dv = null;
     this.#bytes = null;
+    this.#u16 = null;
+    this.#u32 = null;
+    this.#u64 = null;
     if (ab !== null) this.#mapper.unmap(ab);
   }
 
@@ -134,11 +156,6 @@ export class MmioWindow {
   close(): void {
     this.#closed = true;
     this.zap();
-  }
-
-  #view(off: number, width: number, access: Access): DataView {
-    this.#ensure(off, width, access);
-    return this.#dv!;
   }
 
   #ensure(off: number, length: number, access: Access): void {
@@ -172,6 +189,12 @@ export class MmioWindow {
       this.#ab = ab;
       this.#dv = new DataView(ab);
       this.#bytes = new Uint8Array(ab);
+      // Element views over the whole elements: an aligned access that fits the
+      // mapping always fits these.
+      const n = ab.byteLength;
+      this.#u16 = new Uint16Array(ab, 0, n >> 1);
+      this.#u32 = new Uint32Array(ab, 0, n >> 2);
+      this.#u64 = new BigUint64Array(ab, 0, Math.floor(n / 8));
       this.#faults++;
     }
   }

@@ -14,6 +14,9 @@ import { VfioError } from "../../../src/errors.js";
 import { PCI_COMMAND_MEMORY } from "../../../src/pci/regs.js";
 import { eduAddress } from "./find.js";
 
+/** See the comment where it is used: below QEMU 7.2 edu's off-by-one limit. */
+const DMA_LEN = 2048;
+
 function factorial32(n: number): number {
   let r = 1;
   for (let i = 2; i <= n; i++) r = Math.imul(r, i) >>> 0;
@@ -51,7 +54,10 @@ describe("the edu driver through kernel VFIO, as a non-root user", () => {
         for (const n of [0, 1, 5, 10, 12, 13]) {
           assert.equal(await driver.factorial(n), factorial32(n), `${n}!`);
         }
-        const data = new Uint8Array(4096);
+        // QEMU 7.2's edu aborts the whole VM on a DMA that ends exactly at the end of
+        // its 4 KiB buffer (an off-by-one in its range check, fixed in later QEMU), so
+        // transfers here stay below that.
+        const data = new Uint8Array(DMA_LEN);
         for (let i = 0; i < data.length; i++) data[i] = (i * 7 + 3) & 0xff;
         const trip = await dmaRoundTrip(driver, data, "fd");
         assert.equal(trip.ok, true, "the bytes came back through the IOMMU unchanged");
@@ -131,11 +137,11 @@ describe("the edu driver through kernel VFIO, as a non-root user", () => {
     try {
       const source = await driver.container.allocateBuffer(4096);
       source.bytes.fill(0x5a);
-      await driver.dmaToDevice(source.iova, 4096);
+      await driver.dmaToDevice(source.iova, DMA_LEN);
       const readOnly = await driver.container.allocateBuffer(4096, { perms: "r" });
       readOnly.bytes.fill(0x11);
       // The device writes its 0x5a buffer to memory the IOMMU lets it only read.
-      await driver.dmaFromDevice(readOnly.iova, 4096);
+      await driver.dmaFromDevice(readOnly.iova, DMA_LEN);
       assert.ok(
         readOnly.bytes.every((b) => b === 0x11),
         "the IOMMU dropped the write",
@@ -143,8 +149,8 @@ describe("the edu driver through kernel VFIO, as a non-root user", () => {
       // And to IOVA nothing is mapped at (128 MiB, inside the engine's 28 bits).
       const unmapped = 0x8000000n;
       assert.equal(driver.container.domain.find(unmapped), undefined);
-      await driver.dmaFromDevice(unmapped, 4096);
-      await driver.dmaToDevice(unmapped, 4096);
+      await driver.dmaFromDevice(unmapped, DMA_LEN);
+      await driver.dmaToDevice(unmapped, DMA_LEN);
       assert.equal(await driver.factorial(6), 720, "the driver and device carry on");
       const check = await dmaRoundTrip(driver, Uint8Array.of(1, 2, 3, 4), "fd");
       assert.equal(check.ok, true);
