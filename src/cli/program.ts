@@ -87,14 +87,23 @@ export function buildProgram(exit: ExitSink): Command {
 
   program
     .command("lspci")
-    .description("show a vfio-user device's config space like lspci")
-    .requiredOption("-s, --socket <path>", "socket of the vfio-user server")
+    .description("show a device's config space like lspci: a vfio-user server's, or a real one's")
+    .option("-s, --socket <path>", "socket of the vfio-user server")
+    .option("--device <bdf>", "a PCI device bound to vfio-pci, read through /dev/vfio")
     .option("-v, --verbose", "be verbose (-vv: very verbose)", count, 0)
     .option("-x, --hex", "hex dump of config space (-xxx: 256 bytes, -xxxx: 4096)", count, 0)
-    .option("--slot <bdf>", "bus address to print", slotName, "00:00.0")
-    .action(async (opts: { socket: string; verbose: number; hex: number; slot: string }) => {
-      exit(await lspciCommand(opts));
-    });
+    .option("--slot <bdf>", "bus address to print (default 00:00.0, or the device's)", slotName)
+    .action(
+      async (opts: {
+        socket?: string;
+        device?: string;
+        verbose: number;
+        hex: number;
+        slot?: string;
+      }) => {
+        exit(await lspciCommand(opts));
+      },
+    );
 
   program
     .command("trace")

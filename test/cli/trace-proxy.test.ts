@@ -219,7 +219,7 @@ describe("trace proxy: a real server and client", () => {
   it("lets lspci read the device through the proxy and names every command", async () => {
     const { proxy, records } = startProxy(tmp.path("trace.sock"), tmp.path("edu.sock"));
     const client = await VfioUserClient.connect(tmp.path("trace.sock"));
-    const text = renderLspci(await readLspciDevice(client), { verbose: 1 });
+    const text = renderLspci(await readLspciDevice(client.device), { verbose: 1 });
     await client.close();
     await proxy.idle();
     await proxy.close();
@@ -249,7 +249,7 @@ describe("trace proxy: a real server and client", () => {
       const client = await VfioUserClient.connect(path);
       // Device state outlives a client (as the spec asks); start both runs from reset.
       await client.device.reset();
-      const lspci = renderLspci(await readLspciDevice(client), { verbose: 2, hex: 3 });
+      const lspci = renderLspci(await readLspciDevice(client.device), { verbose: 2, hex: 3 });
       const driver = await EduDriver.open(client.device);
       const factorials: number[] = [];
       for (let n = 0; n <= 12; n++) factorials.push(await driver.factorial(n));

@@ -1,14 +1,20 @@
 /**
- * `vfio-ts lspci --socket PATH`: connects as a vfio-user client, reads config
- * space and the BAR/ROM sizes from region info, and prints them like lspci.
+ * `vfio-ts lspci --socket PATH` or `--device BDF`: opens the device as a vfio-user
+ * client or through the kernel's /dev/vfio, reads config space and the BAR/ROM sizes
+ * from region info, and prints them like lspci.
  */
+import type { DeviceHandle } from "../../client/device-handle.js";
+import { openKernelDevice } from "../../client/kernel/open-device.js";
 import { VfioUserClient } from "../../client/vfio-user-client.js";
 import { VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX } from "../../protocol/index.js";
-import { CliError, EXIT_OK, explainConnectError } from "../cli-error.js";
+import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explainConnectError } from "../cli-error.js";
 import { type LspciDevice, renderLspci } from "./render.js";
 
 export interface LspciCommandOptions {
-  readonly socket: string;
+  /** A vfio-user server's socket; or */
+  readonly socket?: string;
+  /** a PCI address bound to vfio-pci, read through /dev/vfio. */
+  readonly device?: string;
   readonly verbose?: number;
   readonly hex?: number;
   /** Printed as the bus address; default "00:00.0". */
@@ -17,9 +23,8 @@ export interface LspciCommandOptions {
   readonly timeoutMs?: number;
 }
 
-/** Reads what lspci shows from a connected client's device. */
-export async function readLspciDevice(client: VfioUserClient, slot?: string): Promise<LspciDevice> {
-  const dev = client.device;
+/** Reads what lspci shows from an open device. */
+export async function readLspciDevice(dev: DeviceHandle, slot?: string): Promise<LspciDevice> {
   if (!dev.isPci)
     throw new CliError("the device is not a PCI device (VFIO_DEVICE_FLAGS_PCI is clear)");
   const regions = dev.info.numRegions;
@@ -34,23 +39,45 @@ export async function readLspciDevice(client: VfioUserClient, slot?: string): Pr
 }
 
 export async function lspciCommand(opts: LspciCommandOptions): Promise<number> {
-  let client: VfioUserClient;
-  try {
-    client = await VfioUserClient.connect(opts.socket, {
-      handshakeTimeoutMs: opts.timeoutMs ?? 5000,
-      requestTimeoutMs: 10_000,
-    });
-  } catch (err) {
-    throw explainConnectError(err, opts.socket);
+  if ((opts.socket === undefined) === (opts.device === undefined)) {
+    throw new CliError("lspci needs exactly one of --socket PATH and --device BDF", EXIT_USAGE);
+  }
+  let dev: DeviceHandle;
+  let close: () => Promise<void>;
+  let where: string;
+  if (opts.device !== undefined) {
+    where = opts.device;
+    try {
+      dev = await openKernelDevice(opts.device);
+    } catch (err) {
+      throw new CliError((err as Error).message, EXIT_FAILURE, { cause: err });
+    }
+    close = () => dev.close();
+  } else {
+    const socket = opts.socket!;
+    where = socket;
+    let client: VfioUserClient;
+    try {
+      client = await VfioUserClient.connect(socket, {
+        handshakeTimeoutMs: opts.timeoutMs ?? 5000,
+        requestTimeoutMs: 10_000,
+      });
+    } catch (err) {
+      throw explainConnectError(err, socket);
+    }
+    dev = client.device;
+    close = () => client.close();
   }
   try {
-    const device = await readLspciDevice(client, opts.slot);
+    const slot =
+      opts.slot ?? (opts.device !== undefined ? dev.name.replace(/^0000:/, "") : undefined);
+    const device = await readLspciDevice(dev, slot);
     process.stdout.write(renderLspci(device, { verbose: opts.verbose ?? 0, hex: opts.hex ?? 0 }));
     return EXIT_OK;
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(`reading the device at ${opts.socket} failed: ${(err as Error).message}`);
+    throw new CliError(`reading the device at ${where} failed: ${(err as Error).message}`);
   } finally {
-    await client.close().catch(() => {});
+    await close().catch(() => {});
   }
 }
