@@ -5,9 +5,11 @@
  */
 import type { DeviceHandle } from "../../client/device-handle.js";
 import { openKernelDevice } from "../../client/kernel/open-device.js";
+import { PciSysfs, parsePciAddress } from "../../client/kernel/sysfs.js";
 import { VfioUserClient } from "../../client/vfio-user-client.js";
 import { VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX } from "../../protocol/index.js";
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explainConnectError } from "../cli-error.js";
+import type { LspciHost } from "./header.js";
 import { type LspciDevice, renderLspci } from "./render.js";
 
 export interface LspciCommandOptions {
@@ -24,7 +26,11 @@ export interface LspciCommandOptions {
 }
 
 /** Reads what lspci shows from an open device. */
-export async function readLspciDevice(dev: DeviceHandle, slot?: string): Promise<LspciDevice> {
+export async function readLspciDevice(
+  dev: DeviceHandle,
+  slot?: string,
+  host?: LspciHost,
+): Promise<LspciDevice> {
   if (!dev.isPci)
     throw new CliError("the device is not a PCI device (VFIO_DEVICE_FLAGS_PCI is clear)");
   const regions = dev.info.numRegions;
@@ -35,7 +41,13 @@ export async function readLspciDevice(dev: DeviceHandle, slot?: string): Promise
   const barSizes: bigint[] = [];
   for (let i = 0; i < 6; i++) barSizes.push((await dev.regionInfo(i)).size);
   const romSize = (await dev.regionInfo(VFIO_PCI_ROM_REGION_INDEX)).size;
-  return { config, barSizes, romSize, ...(slot !== undefined ? { slot } : {}) };
+  return {
+    config,
+    barSizes,
+    romSize,
+    ...(slot !== undefined ? { slot } : {}),
+    ...(host !== undefined ? { host } : {}),
+  };
 }
 
 export async function lspciCommand(opts: LspciCommandOptions): Promise<number> {
@@ -45,9 +57,13 @@ export async function lspciCommand(opts: LspciCommandOptions): Promise<number> {
   let dev: DeviceHandle;
   let close: () => Promise<void>;
   let where: string;
+  let host: LspciHost | undefined;
   if (opts.device !== undefined) {
     where = opts.device;
     try {
+      // Read before opening: enabling the device for us can reroute its INTx, and
+      // lspci shows the device as it stands.
+      host = hostInfo(parsePciAddress(opts.device));
       dev = await openKernelDevice(opts.device);
     } catch (err) {
       throw new CliError((err as Error).message, EXIT_FAILURE, { cause: err });
@@ -71,7 +87,7 @@ export async function lspciCommand(opts: LspciCommandOptions): Promise<number> {
   try {
     const slot =
       opts.slot ?? (opts.device !== undefined ? dev.name.replace(/^0000:/, "") : undefined);
-    const device = await readLspciDevice(dev, slot);
+    const device = await readLspciDevice(dev, slot, host);
     process.stdout.write(renderLspci(device, { verbose: opts.verbose ?? 0, hex: opts.hex ?? 0 }));
     return EXIT_OK;
   } catch (err) {
@@ -80,4 +96,17 @@ export async function lspciCommand(opts: LspciCommandOptions): Promise<number> {
   } finally {
     await close().catch(() => {});
   }
+}
+
+/** What sysfs says of a kernel device, shown where lspci shows it. */
+function hostInfo(address: string): LspciHost {
+  const sysfs = new PciSysfs();
+  const irq = sysfs.irq(address);
+  const driver = sysfs.driver(address);
+  const iommuGroup = sysfs.iommuGroup(address);
+  return {
+    iommuGroup,
+    ...(irq !== undefined ? { irq } : {}),
+    ...(driver !== null ? { driver } : {}),
+  };
 }

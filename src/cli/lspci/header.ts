@@ -109,7 +109,7 @@ export function controlStatusLines(d: DecodedConfigSpace): string[] {
 }
 
 /** -v: the one-line summary of command/status ("Flags: bus master, fast devsel, latency 0"). */
-export function flagsLine(d: DecodedConfigSpace): string {
+export function flagsLine(d: DecodedConfigSpace, host: LspciHost = {}): string {
   const { command: cmd, status } = d.header;
   const parts: string[] = [];
   if (cmd & PCI_COMMAND_MASTER) parts.push("bus master");
@@ -120,18 +120,30 @@ export function flagsLine(d: DecodedConfigSpace): string {
   if (status & PCI_STATUS_UDF) parts.push("user-definable features");
   parts.push(`${devsel(status)} devsel`);
   if (cmd & PCI_COMMAND_MASTER) parts.push(`latency ${d.header.latencyTimer}`);
+  if (host.irq !== undefined && d.header.interruptPin !== 0) parts.push(`IRQ ${host.irq}`);
+  if (host.iommuGroup !== undefined) parts.push(`IOMMU group ${host.iommuGroup}`);
   return `\tFlags: ${parts.join(", ")}`;
 }
 
 /**
- * The INTx pin. lspci adds "routed to IRQ n" from the host's routing; a vfio-user
- * device has no host IRQ, so only the pin is shown.
+ * What the host knows about a device beyond its config space (sysfs), shown where
+ * lspci shows it. A vfio-user device has none of it.
  */
-export function interruptLine(d: DecodedConfigSpace): string | undefined {
+export interface LspciHost {
+  /** The host IRQ INTx is routed to. */
+  readonly irq?: number;
+  readonly iommuGroup?: number;
+  /** The bound driver ("Kernel driver in use"). */
+  readonly driver?: string;
+}
+
+/** The INTx pin, and the host IRQ it is routed to when there is a host to ask. */
+export function interruptLine(d: DecodedConfigSpace, host: LspciHost = {}): string | undefined {
   const pin = d.header.interruptPin;
   if (pin === 0) return undefined;
   const name = pin <= 4 ? String.fromCharCode(0x40 + pin) : "?";
-  return `\tInterrupt: pin ${name}`;
+  const routed = host.irq !== undefined ? ` routed to IRQ ${host.irq}` : "";
+  return `\tInterrupt: pin ${name}${routed}`;
 }
 
 export function bistLine(d: DecodedConfigSpace): string | undefined {

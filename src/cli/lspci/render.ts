@@ -27,6 +27,7 @@ import {
   controlStatusLines,
   flagsLine,
   interruptLine,
+  type LspciHost,
   romLine,
   subsystemLine,
   terseLine,
@@ -44,6 +45,8 @@ export interface LspciDevice {
   readonly romSize?: bigint | number;
   /** What lspci prints as the bus address; default "00:00.0". */
   readonly slot?: string;
+  /** IRQ routing, IOMMU group and driver, for a device on this host. */
+  readonly host?: LspciHost;
 }
 
 export interface LspciOptions {
@@ -97,15 +100,22 @@ function barMasks(config: Uint8Array, sizes: readonly (bigint | number | undefin
   return barMasks.map((m) => m >>> 0);
 }
 
-function verboseLines(b: Uint8Array, d: DecodedConfigSpace, slot: string, v: number): string[] {
+function verboseLines(
+  b: Uint8Array,
+  d: DecodedConfigSpace,
+  slot: string,
+  v: number,
+  host: LspciHost = {},
+): string[] {
   const out = [terseLine(d, slot, v)];
   const sub = subsystemLine(d);
   if (sub !== undefined) out.push(sub);
   if (v >= 2) out.push(...controlStatusLines(d));
-  else out.push(flagsLine(d));
-  // lspci -v folds the IRQ into the Flags line (a vfio-user device has none to show).
-  const irq = v >= 2 ? interruptLine(d) : undefined;
+  else out.push(flagsLine(d, host));
+  // lspci -v folds the IRQ and IOMMU group into the Flags line.
+  const irq = v >= 2 ? interruptLine(d, host) : undefined;
   if (irq !== undefined) out.push(irq);
+  if (v >= 2 && host.iommuGroup !== undefined) out.push(`\tIOMMU group: ${host.iommuGroup}`);
   const bist = bistLine(d);
   if (bist !== undefined) out.push(bist);
   if (d.header.headerType !== 0) {
@@ -118,6 +128,7 @@ function verboseLines(b: Uint8Array, d: DecodedConfigSpace, slot: string, v: num
   for (const c of d.capabilities) out.push(...capabilityLines(b, c, v));
   for (const p of d.problems) out.push(`\t!!! ${p}`);
   for (const c of d.extendedCapabilities) out.push(...extCapabilityLines(b, c, v));
+  if (host.driver !== undefined) out.push(`\tKernel driver in use: ${host.driver}`);
   return out;
 }
 
@@ -131,7 +142,8 @@ export function renderLspci(dev: LspciDevice, options: LspciOptions = {}): strin
   const padded = new Uint8Array(PCI_CFG_SPACE_EXP_SIZE + 64);
   padded.set(config.subarray(0, PCI_CFG_SPACE_EXP_SIZE));
   const slot = dev.slot ?? "00:00.0";
-  const lines = verbose > 0 ? verboseLines(padded, d, slot, verbose) : [terseLine(d, slot, 0)];
+  const lines =
+    verbose > 0 ? verboseLines(padded, d, slot, verbose, dev.host) : [terseLine(d, slot, 0)];
   if (hexLevel > 0) lines.push(...hexDump(config, hexDumpLength(hexLevel, config.length)));
   if (verbose > 0 || hexLevel > 0) lines.push("");
   return `${lines.join("\n")}\n`;

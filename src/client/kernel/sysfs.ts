@@ -79,6 +79,16 @@ export class PciSysfs {
     }
   }
 
+  /** The host IRQ the device's INTx is routed to (sysfs `irq`), if any. */
+  irq(address: PciAddress): number | undefined {
+    try {
+      const n = Number.parseInt(readFileSync(join(this.devicePath(address), "irq"), "utf8"), 10);
+      return Number.isInteger(n) && n > 0 ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** "vendor:device" in hex, as lspci -n prints it. */
   ids(address: PciAddress): string {
     const read = (f: string) =>

@@ -90,6 +90,42 @@ describe("the edu driver through kernel VFIO, as a non-root user", () => {
     }
   });
 
+  it("refuses to pin past RLIMIT_MEMLOCK with advice: first our accounting, then the kernel's", async () => {
+    const limit = 64n << 20n; // the guest script's `ulimit -l 65536`
+    const tooMuch = 96 << 20;
+    const mirrored = new Container();
+    try {
+      await mirrored.attach(dev);
+      await assert.rejects(mirrored.allocateBuffer(tooMuch), (e: unknown) => {
+        return (
+          e instanceof VfioError &&
+          e.code === "ENOMEM" &&
+          e.message.includes(`RLIMIT_MEMLOCK) of ${limit} bytes`)
+        );
+      });
+    } finally {
+      await mirrored.close();
+    }
+    // With our own accounting off, the kernel is the one that refuses.
+    const unlimited = new Container({ memlockLimit: "infinity" });
+    try {
+      await unlimited.attach(dev);
+      await assert.rejects(unlimited.allocateBuffer(tooMuch), (e: unknown) => {
+        return (
+          e instanceof VfioError &&
+          e.code === "ENOMEM" &&
+          /RLIMIT_MEMLOCK is 67108864 bytes; raise it \(ulimit -l/.test(e.message)
+        );
+      });
+      assert.equal(unlimited.pinnedBytes, 0n, "nothing stays charged after the refusal");
+      const ok = await unlimited.allocateBuffer(1 << 20);
+      assert.equal(unlimited.pinnedBytes, 1n << 20n);
+      await ok.free();
+    } finally {
+      await unlimited.close();
+    }
+  });
+
   it("zaps mapped BAR views before memory decoding goes off, so touching the BAR cannot SIGBUS", async () => {
     await dev.config.enableMemory();
     const bar = await dev.mmap(EDU_BAR);
