@@ -152,7 +152,8 @@ describe("the edu driver through kernel VFIO, as a non-root user", () => {
     bar.close();
   });
 
-  it("resets, or says clearly that the device cannot be reset", async () => {
+  it("resets, or says clearly that the device cannot be reset", async (t) => {
+    t.diagnostic(`VFIO_DEVICE_FLAGS_RESET is ${dev.canReset ? "set" : "clear"}`);
     const bar = await dev.mmap(EDU_BAR);
     assert.equal(bar.read32(REG_ID) & 0xff, 0xed);
     if (!dev.canReset) {
