@@ -55,7 +55,16 @@ export class KernelContainer implements DmaTarget {
       throw explainOpen(err, path, "the VFIO container (modprobe vfio vfio_iommu_type1 vfio-pci)");
     }
     try {
-      const version = ioctl(fd, VFIO_GET_API_VERSION);
+      let version: number;
+      try {
+        version = ioctl(fd, VFIO_GET_API_VERSION);
+      } catch (err) {
+        throw new VfioError(
+          (err as VfioError).code === "ENOTTY" ? "ENOTTY" : "EIO",
+          `${path} is not a VFIO container (VFIO_GET_API_VERSION: ${(err as Error).message})`,
+          { cause: err },
+        );
+      }
       if (version !== VFIO_API_VERSION) {
         throw new VfioError(
           "EPROTO",
