@@ -6,6 +6,7 @@ import { after, describe, it } from "node:test";
 import { KernelContainer } from "../../../src/client/kernel/kernel-container.js";
 import { openKernelDevice } from "../../../src/client/kernel/open-device.js";
 import { VfioError } from "../../../src/errors.js";
+import { openFdCount } from "../../helpers/fds.js";
 
 const isVfio = (code: string, re: RegExp) => (e: unknown) =>
   e instanceof VfioError && e.code === code && re.test(e.message);
@@ -24,6 +25,7 @@ describe("opening kernel VFIO nodes fails with one sentence", () => {
   it("a node that is not VFIO is refused by the API version ioctl, and its fd is closed", () => {
     const fake = join(dir, "not-vfio");
     writeFileSync(fake, "");
+    const before = openFdCount();
     assert.throws(
       () => KernelContainer.open(fake),
       (e: unknown) => {
