@@ -7,6 +7,7 @@ import { after, before, describe, it } from "node:test";
 import { Container } from "../../../src/client/container.js";
 import type { DeviceHandle } from "../../../src/client/device-handle.js";
 import { openKernelDevice } from "../../../src/client/kernel/index.js";
+import { VFIO_PCI_ERR_IRQ_INDEX, VFIO_PCI_REQ_IRQ_INDEX } from "../../../src/client/vfio-abi.js";
 import { dmaRoundTrip } from "../../../src/drivers/edu/dma-roundtrip.js";
 import { EduDriver } from "../../../src/drivers/edu/driver.js";
 import { EDU_BAR, REG_ID } from "../../../src/drivers/edu/regs.js";
@@ -68,6 +69,15 @@ describe("the edu driver through kernel VFIO, as a non-root user", () => {
       }
     });
   }
+
+  it("arms the device-request (REQ) eventfd and reports no ERR vectors for a conventional device", async () => {
+    const req = await dev.irqs.info(VFIO_PCI_REQ_IRQ_INDEX);
+    assert.equal(req.count, 1);
+    const [vector] = await dev.irqs.enable(VFIO_PCI_REQ_IRQ_INDEX, { count: 1 });
+    assert.ok(vector !== undefined);
+    await dev.irqs.disable(VFIO_PCI_REQ_IRQ_INDEX);
+    assert.equal((await dev.irqs.info(VFIO_PCI_ERR_IRQ_INDEX)).count, 0, "edu has no PCIe AER");
+  });
 
   it("maps each window once in the kernel container, inside the kernel's IOVA ranges", async () => {
     const container = new Container();
