@@ -34,7 +34,7 @@ describe("opening kernel VFIO nodes fails with one sentence", () => {
           e.code === "ENOTTY" &&
           /not-vfio is not a VFIO container/.test(e.message)
         );
-    assert.equal(openFdCount(), before);
+        assert.equal(openFdCount(), before);
       },
     );
   });
