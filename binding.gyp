@@ -8,7 +8,8 @@
         "native/fd.c",
         "native/memory.c",
         "native/poll.c",
-        "native/ioctl.c"
+        "native/ioctl.c",
+        "native/guarded-copy.c"
       ],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]

@@ -23,7 +23,7 @@ static const char *errno_name(int e) {
   switch (e) {
     N(EPERM) N(ENOENT) N(EBADF) N(EAGAIN) N(ENOMEM) N(EACCES) N(EEXIST) N(EINVAL) N(EMFILE)
     N(ENFILE) N(EPIPE) N(ENAMETOOLONG) N(EPROTO) N(ENOTSOCK) N(EADDRINUSE) N(ECONNABORTED)
-    N(ECONNRESET) N(ENOTCONN) N(ECONNREFUSED) N(ENOBUFS)
+    N(ECONNRESET) N(ENOTCONN) N(ECONNREFUSED) N(ENOBUFS) N(EFAULT)
   }
 #undef N
   return NULL;
@@ -195,6 +195,8 @@ NAPI_MODULE_INIT() {
       /* ioctl.c */
       FN("ioctl", vfio_js_ioctl), FN("pread", vfio_js_pread), FN("pwrite", vfio_js_pwrite),
       FN("addressOf", vfio_js_address_of),
+      /* guarded-copy.c */
+      FN("copyGuarded", vfio_js_copy_guarded),
       /* poll.c */
       FN("pollNew", vfio_js_poll_new), FN("pollStart", vfio_js_poll_start),
       FN("pollRef", vfio_js_poll_ref), FN("pollClose", vfio_js_poll_close),

@@ -105,6 +105,9 @@ VFIO_BINDING(pread);
 VFIO_BINDING(pwrite);
 VFIO_BINDING(address_of);
 
+/* guarded-copy.c */
+VFIO_BINDING(copy_guarded);
+
 /* poll.c */
 VFIO_BINDING(poll_new);
 VFIO_BINDING(poll_start);

@@ -51,6 +51,7 @@ export interface NativeAddon {
   pread(fd: number, buf: Uint8Array, offset: bigint | number): number;
   pwrite(fd: number, buf: Uint8Array, offset: bigint | number): number;
   addressOf(buf: Uint8Array): bigint;
+  copyGuarded(dst: Uint8Array, src: Uint8Array): number;
   pollNew(fd: number, cb: (events: number, errno: number) => void): NativeWatcher;
   pollStart(w: NativeWatcher, events: number): void;
   pollRef(w: NativeWatcher, on: boolean): void;
