@@ -32,8 +32,8 @@ napi_value vfio_js_ioctl(napi_env env, napi_callback_info info) {
   return vfio_make_int(env, r);
 }
 
-/* pread(fd, buf, offset) -> bytes read (short only at end of file). */
-napi_value vfio_js_pread(napi_env env, napi_callback_info info) {
+/* pread/pwrite(fd, buf, offset) -> bytes moved (a short read only at end of file). */
+static napi_value positioned_io(napi_env env, napi_callback_info info, bool write) {
   FD_ARGS(3);
   void *data;
   size_t len;
@@ -41,23 +41,18 @@ napi_value vfio_js_pread(napi_env env, napi_callback_info info) {
   if (vfio_get_bytes(env, argv[1], "buf", &data, &len) ||
       vfio_get_u64(env, argv[2], "offset", INT64_MAX, &offset))
     return NULL;
-  ssize_t r = NOINTR(pread(fd, data, len, (off_t)offset));
-  if (r < 0) FAIL("pread");
+  ssize_t r = write ? NOINTR(pwrite(fd, data, len, (off_t)offset))
+                    : NOINTR(pread(fd, data, len, (off_t)offset));
+  if (r < 0) FAIL(write ? "pwrite" : "pread");
   return vfio_make_int(env, r);
 }
 
-/* pwrite(fd, buf, offset) -> bytes written. */
+napi_value vfio_js_pread(napi_env env, napi_callback_info info) {
+  return positioned_io(env, info, false);
+}
+
 napi_value vfio_js_pwrite(napi_env env, napi_callback_info info) {
-  FD_ARGS(3);
-  void *data;
-  size_t len;
-  uint64_t offset;
-  if (vfio_get_bytes(env, argv[1], "buf", &data, &len) ||
-      vfio_get_u64(env, argv[2], "offset", INT64_MAX, &offset))
-    return NULL;
-  ssize_t r = NOINTR(pwrite(fd, data, len, (off_t)offset));
-  if (r < 0) FAIL("pwrite");
-  return vfio_make_int(env, r);
+  return positioned_io(env, info, true);
 }
 
 /* addressOf(u8) -> the virtual address of its first byte, as a bigint. Only meaningful
