@@ -8,6 +8,23 @@ export interface ConnectionOptions extends Partial<Limits> {
   requestTimeoutMs?: number;
   /** Receive slab size (see MessageReader); default 64 KiB. */
   slabSize?: number;
+  /**
+   * Flow control. Once more than this many bytes wait to be sent, the connection stops
+   * reading the peer until they have gone out, so a peer that sends without reading
+   * makes us hold about this much (plus one receive's worth of replies) instead of
+   * everything it sends. Default 1 MiB; 0 turns flow control off.
+   */
+  highWaterBytes?: number;
+  /**
+   * Our own requests and notifications fail with ENOBUFS while more than this many
+   * bytes wait to be sent (the peer is not reading). Default 4 × highWaterBytes.
+   */
+  maxQueuedBytes?: number;
+  /**
+   * A peer that has not taken our queued bytes for this long while we stopped reading
+   * it is stalled: the connection closes with ETIMEDOUT. Default 30 s; 0 waits forever.
+   */
+  stallTimeoutMs?: number;
 }
 
 export interface SendOptions {

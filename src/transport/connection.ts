@@ -28,6 +28,17 @@ import { EXPIRED, RequestTable, type Waiter } from "./request-table.js";
 
 const debug = debuglog("vfio-transport");
 
+const DEFAULT_HIGH_WATER = 1 << 20;
+const DEFAULT_STALL_MS = 30_000;
+
+function nonNegative(v: number | undefined, dflt: number, what: string): number {
+  const n = v ?? dflt;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new RangeError(`${what} must be a non-negative integer, got ${v}`);
+  }
+  return n;
+}
+
 interface Channel {
   readonly name: string;
   readonly socket: StreamSocket;
@@ -71,12 +82,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private weak = false;
   private dropped = 0;
   private readonly timeoutCb = (w: Waiter): void => this.onTimeout(w);
+  private readonly highWater: number;
+  private readonly maxQueued: number;
+  private readonly stallTimeoutMs: number;
+  /** Reading is paused until what we queued drains (see highWaterBytes). */
+  private throttled = false;
+  private stallTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly drainedCb = (): void => this.drained();
+  /** The peer's commands received while throttled, handled once we drain. */
+  private readonly held: ReceivedFrame[] = [];
 
   constructor(socket: StreamSocket, options: ConnectionOptions = {}) {
     super();
     const timeout = options.requestTimeoutMs ?? 0;
     if (!(timeout >= 0)) throw new RangeError(`requestTimeoutMs must be >= 0, got ${timeout}`);
     this.requestTimeoutMs = timeout;
+    this.highWater = nonNegative(options.highWaterBytes, DEFAULT_HIGH_WATER, "highWaterBytes");
+    this.maxQueued = nonNegative(options.maxQueuedBytes, 4 * this.highWater, "maxQueuedBytes");
+    this.stallTimeoutMs = nonNegative(options.stallTimeoutMs, DEFAULT_STALL_MS, "stallTimeoutMs");
     this.readerOptions = { ...options };
     this.main = this.openChannel(socket, "main");
     this.out = this.main;
@@ -137,6 +160,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         new VfioError("EAGAIN", `${commandName(command)}: all 65536 message ids are in flight`),
       );
     }
+    const full = this.overfull(command);
+    if (full !== null) {
+      if (options?.closeFdsAfterSend && options.fds) closeFds(options.fds);
+      return Promise.reject(full);
+    }
     const timeoutMs = options?.timeoutMs ?? this.requestTimeoutMs;
     let waiter: Waiter | undefined;
     const promise = new Promise<Frame>((resolve, reject) => {
@@ -161,6 +189,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       if (this.table.take(id) === w) this.settled(w);
       w.reject(err as Error);
     }
+    this.afterSend();
     return promise;
   }
 
@@ -169,6 +198,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.isClosed) {
       if (options?.closeFdsAfterSend && options.fds) closeFds(options.fds);
       throw this.notConnected(command);
+    }
+    const full = this.overfull(command);
+    if (full !== null) {
+      if (options?.closeFdsAfterSend && options.fds) closeFds(options.fds);
+      throw full;
     }
     // Ids of waiting requests are skipped so a buggy peer's reply cannot settle them.
     const id = Math.max(this.table.freeId(), 0);
@@ -181,6 +215,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       options?.fds,
       options?.closeFdsAfterSend,
     );
+    this.afterSend();
   }
 
   /**
@@ -203,6 +238,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       options?.fds,
       options?.closeFdsAfterSend,
     );
+    this.afterSend();
   }
 
   /** Answer one of the peer's commands with an error reply (header only, ERROR flag, errno). */
@@ -212,6 +248,64 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const h = request.header;
     const e = errno > 0 ? errno : Errno.EIO;
     ch.writer.write(h.id, h.command, VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR, e, EMPTY_BODY);
+    this.afterSend();
+  }
+
+  /** Whether reading the peer is paused because it does not take what we send. */
+  get throttledByPeer(): boolean {
+    return this.throttled;
+  }
+
+  /** ENOBUFS for our own message when the peer has stopped taking what we queued. */
+  private overfull(command: number): VfioError | null {
+    if (this.maxQueued === 0 || this.queuedBytes <= this.maxQueued) return null;
+    return new VfioError(
+      "ENOBUFS",
+      `${commandName(command)}: the peer is not reading (${this.queuedBytes} bytes wait to be sent)`,
+    );
+  }
+
+  /** Past the high-water mark, stop reading the peer until our queue drains. */
+  private afterSend(): void {
+    if (this.highWater === 0 || this.throttled || this.queuedBytes <= this.highWater) return;
+    this.throttled = true;
+    debug("throttled: %d bytes queued, reading paused", this.queuedBytes);
+    for (const ch of this.channels()) {
+      ch.reader.pause();
+      ch.writer.onDrain(this.drainedCb);
+    }
+    if (this.stallTimeoutMs > 0) {
+      this.stallTimer = setTimeout(() => {
+        this.shutdown(
+          new VfioError(
+            "ETIMEDOUT",
+            `the peer took none of the ${this.queuedBytes} bytes queued for it in ${this.stallTimeoutMs} ms`,
+          ),
+          false,
+        );
+      }, this.stallTimeoutMs);
+      this.stallTimer.unref();
+    }
+  }
+
+  /** A writer emptied its queue: resume once half the high-water mark is left. */
+  private drained(): void {
+    if (!this.throttled || this.queuedBytes > this.highWater / 2) return;
+    this.throttled = false;
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    for (const ch of this.channels()) ch.writer.onDrain(null);
+    // Answer what was held back first; that may throttle us again.
+    while (this.held.length > 0 && !this.throttled && !this.isClosed) {
+      this.handle(this.held.shift()!);
+    }
+    if (this.throttled || this.isClosed) return;
+    debug("drained: reading resumed");
+    for (const ch of this.channels()) ch.reader.resume();
+  }
+
+  private channels(): Channel[] {
+    return this.twin === null ? [this.main] : [this.main, this.twin];
   }
 
   /**
@@ -312,6 +406,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.settle(frame);
       return;
     }
+    // While throttled, the peer's commands already received wait here, in order: the
+    // readers are paused, so this holds at most what one receive brought in.
+    if (this.throttled || this.held.length > 0) {
+      this.held.push(frame);
+      return;
+    }
+    this.handle(frame);
+  }
+
+  private handle(frame: ReceivedFrame): void {
+    const h = frame.header;
     const handler = this.handler;
     if (handler === null) {
       closeFds(frame.fds);
@@ -420,6 +525,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     this.error = err;
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    for (const f of this.held.splice(0)) closeFds(f.fds);
     for (const ch of [this.main, this.twin]) {
       if (ch === null) continue;
       ch.reader.stop();
