@@ -46,6 +46,12 @@ export interface VfioUserServerOptions {
   dmaTimeoutMs?: number;
   /** How long a refused client may take to send its first message; default 5000 ms. */
   refuseTimeoutMs?: number;
+  /**
+   * How long an admitted client may take to negotiate VERSION before it is closed, so
+   * one that connects and says nothing cannot keep the device from the next; default
+   * 10000 ms, 0 waits forever.
+   */
+  handshakeTimeoutMs?: number;
 }
 
 export interface VfioUserServerEvents {
@@ -97,6 +103,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
       dmaFds: options.dmaFds ?? "map",
       dmaTimeoutMs: options.dmaTimeoutMs ?? 30000,
       refuseTimeoutMs: options.refuseTimeoutMs ?? 5000,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     };
     if (!Number.isInteger(this.#opts.maxDataXferSize) || this.#opts.maxDataXferSize < 4096) {
       throw new VfioError("EINVAL", "maxDataXferSize must be an integer >= 4096");
@@ -230,6 +237,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
     this.#stats.connections++;
     this.#log.info(`${this.#core.name}: ${session.peer} connected`);
     this.emit("connect", session.peer);
+    this.#armHandshakeDeadline(session);
     void session.done.then(() => {
       this.#session = null;
       this.emit("disconnect", session.peer);
@@ -239,6 +247,21 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
       // The others wait for their first message, then are refused (or admitted).
       for (const w of waiting) if (w.frames.length > 0) this.#decide(w);
     });
+  }
+
+  /** Closes a client that has not negotiated VERSION in time (see handshakeTimeoutMs). */
+  #armHandshakeDeadline(session: ClientSession): void {
+    const ms = this.#opts.handshakeTimeoutMs;
+    if (ms === 0) return;
+    const timer = setTimeout(() => {
+      if (session.negotiated !== undefined || session.ended) return;
+      this.#log.warn(
+        `${this.#core.name}: ${session.peer} did not negotiate VERSION within ${ms} ms; closing it`,
+      );
+      void session.close();
+    }, ms);
+    timer.unref();
+    void session.done.then(() => clearTimeout(timer));
   }
 
   /** Answers everything the client sent with EBUSY, then closes. */

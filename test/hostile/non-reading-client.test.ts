@@ -53,7 +53,9 @@ describe("hostile client: pipelines config reads and never reads a reply", () =>
     await server?.stop();
   });
 
-  it("is no longer read past the high-water mark; the server's memory stays bounded", async (t) => {
+  it("is no longer read past the high-water mark; the server's memory stays bounded", {
+    timeout: 60_000,
+  }, async (t) => {
     const started = await ServerProcess.start({ entry: CLI, args: ["serve", "edu"] });
     server = started.server;
     const sock = started.socket;
