@@ -7,7 +7,11 @@ export const EDQUOT = Errno.EDQUOT;
 export type DmaAccessKind = "read" | "write";
 
 /** Why a translation failed: no window covers the byte, or the window forbids the access. */
-export type IommuFaultReason = "unmapped" | "permission";
+/**
+ * Why an access faulted: nothing mapped there, the mapping's permissions, or (on a
+ * vfio-user server) the client's memory behind the mapping vanished (its file shrank).
+ */
+export type IommuFaultReason = "unmapped" | "permission" | "gone";
 
 /**
  * The IOMMU fault analog: a device touched IOVA it may not. Carries the whole request
@@ -30,7 +34,9 @@ export class IommuFaultError extends VfioError {
     const why =
       reason === "unmapped"
         ? "no DMA mapping covers it"
-        : `the mapping does not allow ${access === "read" ? "reads" : "writes"}`;
+        : reason === "gone"
+          ? "the memory behind the mapping is gone (the client truncated its file)"
+          : `the mapping does not allow ${access === "read" ? "reads" : "writes"}`;
     super(
       "EFAULT",
       `IOMMU fault: ${access} of 0x${length.toString(16)} bytes at iova 0x${iova.toString(16)} ` +

@@ -9,6 +9,7 @@ import {
 } from "../iommu/index.js";
 import {
   closeFdQuietly,
+  copyGuarded,
   F_SEAL_SHRINK,
   fdSeals,
   mmap,
@@ -40,6 +41,12 @@ interface Backing {
   /** Offset of the window's first byte in `buffer` (the fd offset may not be page aligned). */
   readonly delta: number;
   readonly writable: boolean;
+  /**
+   * The fd is a memfd sealed against shrinking, so the mapping cannot vanish: plain
+   * copies and views are safe. Any other mapping is copied through copyGuarded, which
+   * turns the SIGBUS of a truncated file into an IOMMU fault.
+   */
+  readonly sealed: boolean;
 }
 
 export interface DmaMapArgs {
@@ -75,6 +82,7 @@ export class DmaController implements DeviceDma {
   #remote: DmaRemote | null = null;
   #retiredFaults = 0;
   #unboundFaults = 0;
+  #goneFaults = 0;
   #fdPolicy: DmaFdPolicy = "map";
   readonly #hooks: DmaHooks;
 
@@ -110,7 +118,9 @@ export class DmaController implements DeviceDma {
   }
 
   get faults(): number {
-    return this.#retiredFaults + this.#unboundFaults + (this.#domain?.faults ?? 0);
+    return (
+      this.#retiredFaults + this.#unboundFaults + this.#goneFaults + (this.#domain?.faults ?? 0)
+    );
   }
 
   /** DMA_MAP. Validation errors (EINVAL, EEXIST, ENOSPC) leave nothing behind. */
@@ -168,7 +178,8 @@ export class DmaController implements DeviceDma {
         const len = Number(s.length);
         const b = s.window.value;
         if (b.buffer !== null) {
-          out.set(new Uint8Array(b.buffer, b.delta + Number(s.offset), len), at);
+          const src = new Uint8Array(b.buffer, b.delta + Number(s.offset), len);
+          this.#copy(out.subarray(at, at + len), src, b, s.iova, "read");
         } else {
           await this.#remoteRead(s.iova, out.subarray(at, at + len));
         }
@@ -188,9 +199,10 @@ export class DmaController implements DeviceDma {
         const at = Number(s.iova - start);
         const part = data.subarray(at, at + Number(s.length));
         const b = s.window.value;
-        if (b.buffer !== null)
-          new Uint8Array(b.buffer, b.delta + Number(s.offset), part.byteLength).set(part);
-        else await this.#remoteWrite(s.iova, part);
+        if (b.buffer !== null) {
+          const dst = new Uint8Array(b.buffer, b.delta + Number(s.offset), part.byteLength);
+          this.#copy(dst, part, b, s.iova, "write");
+        } else await this.#remoteWrite(s.iova, part);
       }
     } finally {
       access.release();
@@ -221,6 +233,15 @@ export class DmaController implements DeviceDma {
         `DMA view at 0x${start.toString(16)}: the window has no fd (use dma.read/dma.write)`,
       );
     }
+    if (!b.sealed) {
+      // The client could truncate the file under a view, and the device's next touch
+      // would kill the server with SIGBUS: only memory that cannot shrink is handed out.
+      throw new VfioError(
+        "EPERM",
+        `DMA view at 0x${start.toString(16)}: the client's memory is not a memfd sealed ` +
+          "against shrinking, so it could vanish under a view (use dma.read/dma.write)",
+      );
+    }
     if (!b.writable) {
       // A JS write into a PROT_READ mapping would crash the process, so no view at all.
       throw new VfioError(
@@ -229,6 +250,23 @@ export class DmaController implements DeviceDma {
       );
     }
     return new Uint8Array(b.buffer, b.delta + Number(s.offset), length);
+  }
+
+  /** One copy between a mapped window and device memory (see Backing.sealed). */
+  #copy(dst: Uint8Array, src: Uint8Array, b: Backing, iova: bigint, kind: DmaAccessKind): void {
+    if (b.sealed) {
+      dst.set(src);
+      return;
+    }
+    try {
+      copyGuarded(dst, src);
+    } catch (err) {
+      if ((err as { code?: string }).code !== "EFAULT") throw err;
+      this.#goneFaults++;
+      const fault = new IommuFaultError(iova, BigInt(dst.byteLength), kind, iova, "gone");
+      this.#hooks.onFault?.(fault);
+      throw fault;
+    }
   }
 
   #need(): IommuDomain<Backing> {
@@ -314,7 +352,12 @@ function munmapAll(windows: readonly DmaWindow<Backing>[]): void {
   for (const w of windows) if (w.value.buffer) munmap(w.value.buffer);
 }
 
-const remoteBacking: Backing = Object.freeze({ buffer: null, delta: 0, writable: false });
+const remoteBacking: Backing = Object.freeze({
+  buffer: null,
+  delta: 0,
+  writable: false,
+  sealed: false,
+});
 
 function sizeSealed(fd: number): boolean {
   return (fdSeals(fd) & F_SEAL_SHRINK) !== 0;
@@ -348,12 +391,14 @@ function mapFd(a: DmaMapArgs): Backing {
   const aligned = (a.offset / PAGE) * PAGE;
   const delta = Number(a.offset - aligned);
   const length = Math.ceil((Number(a.size) + delta) / PAGE_N) * PAGE_N;
+  const sealed = sizeSealed(a.fd!);
   try {
-    return { buffer: mmap(a.fd!, aligned, length, PROT_READ | PROT_WRITE), delta, writable: true };
+    const buffer = mmap(a.fd!, aligned, length, PROT_READ | PROT_WRITE);
+    return { buffer, delta, writable: true, sealed };
   } catch (err) {
     // A read-only fd is fine for a window the device may only read.
     if ((err as { code?: string }).code !== "EACCES" || a.writable) throw err;
-    return { buffer: mmap(a.fd!, aligned, length, PROT_READ), delta, writable: false };
+    return { buffer: mmap(a.fd!, aligned, length, PROT_READ), delta, writable: false, sealed };
   }
 }
 

@@ -6,7 +6,7 @@ import {
   VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_DMA_UNMAP_FLAG_ALL,
 } from "../../src/protocol/index.js";
-import { MemFd, munmap } from "../../src/sys/index.js";
+import { F_SEAL_GROW, F_SEAL_SHRINK, MemFd, munmap } from "../../src/sys/index.js";
 import { REG } from "../fixtures/test-device-regs.js";
 import { type DeviceProcess, startDevice } from "./harness.js";
 import { E, rejectsWith } from "./helpers.js";
@@ -52,7 +52,10 @@ describe("server: DMA (device in another process)", () => {
   before(async () => {
     dev = await startDevice();
     c = await RawClient.connect(dev.path);
-    mem = MemFd.create("guest-ram", A_SIZE);
+    // Sealed against shrinking, as QEMU's memory-backend-memfd is: only such memory
+    // may be handed to device code as a view (see test/hostile/truncated-memory).
+    mem = MemFd.create("guest-ram", A_SIZE, { allowSealing: true });
+    mem.seal(F_SEAL_SHRINK | F_SEAL_GROW);
     guest = mem.map(0, A_SIZE);
     g = new Uint8Array(guest);
   });
