@@ -2,7 +2,8 @@
  * A deliberately misbehaving vfio-user server for the client's untrusted-server tests,
  * run in its own process:
  *
- *   node dist/test/client/mini-server.js <socket-path> [--bad-version | --garbage-version | --huge-regions]
+ *   node dist/test/client/mini-server.js <socket-path> [--bad-version | --garbage-version | --huge-regions
+ *     | --silent | --loop-caps | --huge-region-size | --stray-fds]
  *
  * It speaks raw frames over the socket (no transport layer) so it can send anything.
  * It negotiates and answers the open sequence correctly, then answers REGION_READ of
@@ -103,6 +104,7 @@ class RawPeer {
     }
     switch (h.command) {
       case Command.VFIO_USER_VERSION: {
+        if (mode === "--silent") return; // never answers: the client must time out
         const proposal = decodeRequest(Command.VFIO_USER_VERSION, body);
         if (mode === "--garbage-version") {
           this.reply(h.id, h.command, Uint8Array.of(0, 0, 1, 0, 0x7b, 0x7b));
@@ -133,11 +135,17 @@ class RawPeer {
           argsz: 32,
           flags: 3,
           index: req.index,
-          size: 0x10000n,
+          size:
+            mode === "--huge-region-size" && req.index === 0 ? 0xffff_ffff_ffff_ffffn : 0x10000n,
           offset: 0n,
           caps: [],
         };
-        if (req.index === 3) {
+        // The default mode's BARs 3-5 lie (for the client's own tests); the modes that
+        // test something else answer them plainly.
+        const lies = !["--loop-caps", "--stray-fds", "--huge-region-size"].includes(mode);
+        if (!lies && req.index !== 7) {
+          this.send(encodeReplyMessage(h.id, h.command, base));
+        } else if (req.index === 3) {
           this.send(encodeReplyMessage(h.id, h.command, { ...base, index: 4 }));
         } else if (req.index === 4) {
           const memfd = MemFd.create("mini-bar4", 4096);
@@ -204,8 +212,21 @@ class RawPeer {
   #regionRead(id: number, req: { offset: bigint; region: number; count: number }): void {
     const cmd = Command.VFIO_USER_REGION_READ;
     const data = new Uint8Array(req.count);
+    if (req.region === 7 && mode === "--loop-caps") {
+      // A PCI header whose capability list loops: 0x40 -> 0x50 -> 0x40 -> ...
+      const cfg = new Uint8Array(256);
+      cfg.set([0x34, 0x12, 0x78, 0x56], 0);
+      cfg[0x06] = 0x10; // status: capability list
+      cfg[0x34] = 0x40;
+      cfg.set([0x09, 0x50], 0x40);
+      cfg.set([0x09, 0x40], 0x50);
+      data.set(cfg.subarray(Number(req.offset), Number(req.offset) + req.count));
+    }
     if (req.region !== 2) {
-      this.reply(id, cmd, encodeReply(cmd, { offset: req.offset, region: req.region, data }));
+      const fds: number[] = [];
+      if (mode === "--stray-fds") fds.push(MemFd.create("mini-stray", 4096).fd);
+      this.reply(id, cmd, encodeReply(cmd, { offset: req.offset, region: req.region, data }), fds);
+      for (const fd of fds) closeFd(fd);
       return;
     }
     const off = Number(req.offset);
