@@ -117,22 +117,23 @@ export class KernelDeviceBackend implements DeviceBackend {
   }
 
   async regionWrite(index: number, offset: bigint, data: Uint8Array): Promise<void> {
-    this.regionWritePosted(index, offset, data, await this.#regionOffset(index));
+    this.#write(index, offset, data, await this.#regionOffset(index));
   }
 
   /**
    * A pwrite is complete when it returns, so a "posted" write is simply a write:
-   * nothing is queued, and ordering with later accesses is the kernel's.
+   * nothing is queued, and ordering with later accesses is the kernel's. DeviceHandle
+   * reads the region's info before any access, so its offset is known here.
    */
-  regionWritePosted(
-    index: number,
-    offset: bigint,
-    data: Uint8Array,
-    base = this.#regionOffsets.get(index),
-  ): void {
+  regionWritePosted(index: number, offset: bigint, data: Uint8Array): void {
+    const base = this.#regionOffsets.get(index);
     if (base === undefined) {
       throw new VfioError("EINVAL", `${regionName(index)}: region info not read yet`);
     }
+    this.#write(index, offset, data, base);
+  }
+
+  #write(index: number, offset: bigint, data: Uint8Array, base: bigint): void {
     for (let done = 0; done < data.byteLength; ) {
       const n = Math.min(MAX_TRANSFER, data.byteLength - done);
       const put = pwrite(this.fd, data.subarray(done, done + n), base + offset + BigInt(done));
