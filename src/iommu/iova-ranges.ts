@@ -87,7 +87,9 @@ export function intersectIovaRanges(
   while (i < a.length && j < b.length) {
     const x = a[i]!;
     const y = b[j]!;
+    // biome-ignore lint/complexity/useMathMinMax: Math.max does not take bigints
     const start = x.start > y.start ? x.start : y.start;
+    // biome-ignore lint/complexity/useMathMinMax: Math.min does not take bigints
     const end = x.end < y.end ? x.end : y.end;
     if (start <= end) out.push({ start, end });
     if (x.end < y.end) i++;
