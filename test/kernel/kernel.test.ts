@@ -30,7 +30,8 @@ ulimit -l 65536
 export VFIO_TS_EDU=${EDU} VFIO_TS_NOT_VIABLE=${NOT_VIABLE}
 ${asUser("driver", `${CLI} lspci --device ${EDU} -vv`, "/tmp/lspci-ours.txt")}
 ${asUser("other", `${CLI} lspci --device ${EDU} -vv`, "/tmp/other-user.txt")}
-su -p -s /bin/sh driver -c "node --test --test-reporter=./dist/test/kernel/guest/reporter.js dist/test/kernel/guest/*.guest.js"
+# One file at a time: a VFIO group node opens only once, and each file opens the device.
+su -p -s /bin/sh driver -c "node --test --test-concurrency=1 --test-reporter=./dist/test/kernel/guest/reporter.js dist/test/kernel/guest/*.guest.js"
 rc=$?
 echo "@@unbind@@ $(${CLI} unbind ${EDU} 2>&1)"
 exit $rc
