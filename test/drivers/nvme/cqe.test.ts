@@ -82,7 +82,10 @@ describe("NVMe completion queue entries", () => {
                 status: c.statusField,
               });
             }
-            assert.deepEqual(got, posted.map((e) => ({ ...e })));
+            assert.deepEqual(
+              got,
+              posted.map((e) => ({ ...e })),
+            );
             assert.equal(ring.head, tail);
             assert.equal(ring.phase, phase);
           }

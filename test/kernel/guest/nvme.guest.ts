@@ -99,11 +99,11 @@ describe("the NVMe driver against QEMU's nvme through kernel VFIO, as a non-root
       await withDriver({ irqMode }, async (d) => {
         assert.equal(d.controller.irqs.mode, irqMode);
         assert.deepEqual(dev.irqs.enabledIndexes().length, irqMode === "poll" ? 0 : 1);
-        // 1 block; 8 (one page); 9 (PRP1 + PRP2); 64 (a PRP list); 1024 = 512 KiB, split
-        // at the driver's 128 KiB into four commands, each with a PRP list.
+        // 1 block; 8 (one page); 9 (PRP1 + PRP2); 64 (a PRP list); with MSI-X also 1024 =
+        // 512 KiB, split at the driver's 128 KiB into four commands with a PRP list each.
         let lba = 1000n;
         const seed = irqMode.length;
-        for (const n of [1, 8, 9, 64, 1024]) {
+        for (const n of irqMode === "msix" ? [1, 8, 9, 64, 1024] : [1, 8, 9, 64]) {
           const data = pattern(n, seed + n);
           await d.writeBlocks(NSID, lba, data);
           const back = await d.readBlocks(NSID, lba, n);
@@ -170,7 +170,7 @@ describe("the NVMe driver against QEMU's nvme through kernel VFIO, as a non-root
             }
           }
         }),
-        { numRuns: 25 },
+        { numRuns: 15 },
       );
     });
   });
