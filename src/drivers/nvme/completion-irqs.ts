@@ -14,6 +14,7 @@ import {
   VFIO_PCI_MSIX_IRQ_INDEX,
 } from "../../client/index.js";
 import { VfioError } from "../../errors.js";
+import { PCI_COMMAND_INTX_DISABLE } from "../../pci/regs.js";
 import type { QueuePair } from "./queue-pair.js";
 
 const debug = debuglog("nvme-driver");
@@ -59,6 +60,8 @@ export class CompletionIrqs {
         `${device.name}: the device has no ${chosen.toUpperCase()} interrupt`,
       );
     }
+    // INTx needs DisINTx clear; MSI and MSI-X do not care, so it is left as it is for them.
+    if (chosen === "intx") await device.config.updateCommand(0, PCI_COMMAND_INTX_DISABLE);
     const count = chosen === "intx" ? 1 : Math.max(1, Math.min(available, wanted));
     const vectors = await device.irqs.enable(index, { start: 0, count });
     return new CompletionIrqs(device, chosen, vectors);

@@ -7,7 +7,7 @@
 import { debuglog } from "node:util";
 import { Container, type DeviceHandle, type DmaBuffer } from "../../client/index.js";
 import { VfioError } from "../../errors.js";
-import { PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "../../pci/regs.js";
+import { PCI_CLASS_PROG, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "../../pci/regs.js";
 import * as cmds from "./commands.js";
 import { CompletionIrqs, type NvmeIrqMode } from "./completion-irqs.js";
 import { ControllerRegs } from "./controller-regs.js";
@@ -36,6 +36,9 @@ import type { NvmeCommand } from "./sqe.js";
 import type { TransferArea, TransferSlot } from "./transfer-area.js";
 
 const debug = debuglog("nvme-driver");
+
+/** PCI class code of an NVM Express controller. */
+const NVME_CLASS_CODE = 0x010802;
 
 export interface NvmeControllerOptions {
   /** Completion notification; default "auto" (MSI-X, MSI, INTx, then polling). */
@@ -84,6 +87,15 @@ export class NvmeController {
     options: NvmeControllerOptions = {},
   ): Promise<NvmeController> {
     if (!device.isPci) throw new VfioError("ENODEV", `${device.name} is not a PCI device`);
+    // Mass storage, non-volatile memory, NVM Express: what a kernel NVMe driver matches.
+    const cls = await device.config.read(PCI_CLASS_PROG, 3);
+    const code = (cls[2]! << 16) | (cls[1]! << 8) | cls[0]!;
+    if (code !== NVME_CLASS_CODE) {
+      throw new VfioError(
+        "ENODEV",
+        `${device.name} is not an NVMe controller (class 0x${code.toString(16).padStart(6, "0")}, expected 0x010802)`,
+      );
+    }
     await device.config.updateCommand(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
     const regs = new ControllerRegs(device);
     const cap = await regs.cap();

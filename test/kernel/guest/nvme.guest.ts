@@ -175,7 +175,7 @@ describe("the NVMe driver against QEMU's nvme through kernel VFIO, as a non-root
     });
   });
 
-  it("flushes, writes zeroes and deallocates", async () => {
+  it("flushes, writes zeroes and deallocates", async (t) => {
     await withDriver({}, async (d) => {
       const lba = 30000; // 4 KiB aligned, as discards are
       await d.writeBlocks(NSID, lba, pattern(32, 9));
@@ -188,6 +188,7 @@ describe("the NVMe driver against QEMU's nvme through kernel VFIO, as a non-root
       await d.deallocate(NSID, lba + 16, 16);
       const ns = d.namespace(NSID).identify;
       const readsZeroes = (ns.deallocateFeatures & 0x7) === 1;
+      t.diagnostic(`nvme: DLFEAT 0x${ns.deallocateFeatures.toString(16)}`);
       const back = await d.readBlocks(NSID, lba + 16, 16);
       if (readsZeroes)
         assert.ok(
@@ -259,18 +260,32 @@ describe("the NVMe driver against QEMU's nvme through kernel VFIO, as a non-root
     });
   });
 
-  it("vfio-ts nvme identify --device prints the controller and namespace", async (t) => {
-    // A group node opens once: the command needs the device this suite holds.
+  it("vfio-ts nvme write, read and identify --device work as the driver does", async (t) => {
+    // A group node opens once: the commands need the device this suite holds.
     await dev.close();
-    const r = spawnSync(
-      process.execPath,
-      [CLI, "nvme", "identify", "--device", env("VFIO_TS_NVME")],
-      {
-        encoding: "utf8",
-        timeout: 60_000,
-      },
+    const nvme = (...args: string[]) => {
+      const r = spawnSync(
+        process.execPath,
+        [CLI, "nvme", ...args, "--device", env("VFIO_TS_NVME")],
+        {
+          encoding: "utf8",
+          timeout: 60_000,
+        },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    assert.equal(
+      nvme("write", "--lba", "60000", "--pattern", "0x5a", "--count", "2"),
+      "wrote 2 blocks at LBA 60000 of namespace 1\n",
     );
-    assert.equal(r.status, 0, r.stderr);
+    const dump = nvme("read", "--lba", "60000", "--count", "2").trimEnd().split("\n");
+    assert.equal(dump.length, 1024 / 16);
+    assert.ok(
+      dump.every((l) => /^[0-9a-f]+: (5a ){15}5a$/.test(l)),
+      dump[0],
+    );
+    const r = { stdout: nvme("identify") };
     assert.match(r.stdout, /model\s+QEMU NVMe Ctrl/);
     assert.match(r.stdout, new RegExp(`serial\\s+${env("VFIO_TS_NVME_SERIAL")}`));
     assert.match(r.stdout, new RegExp(`namespace 1: ${blocks} blocks of 512 bytes`));
