@@ -29,10 +29,13 @@ import {
 /** How often a wait re-reads CSTS. */
 const POLL_MS = 2;
 
-export class ControllerRegs {
-  readonly #device: DeviceHandle;
+/** The register access bring-up needs (a DeviceHandle has it). */
+export type RegisterIo = Pick<DeviceHandle, "name" | "read32" | "write32">;
 
-  constructor(device: DeviceHandle) {
+export class ControllerRegs {
+  readonly #device: RegisterIo;
+
+  constructor(device: RegisterIo) {
     this.#device = device;
   }
 
