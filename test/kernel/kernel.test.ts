@@ -103,4 +103,6 @@ test("kernel VFIO in a guest: edu and NVMe through vfio-pci, as a non-root user"
   );
   // The emulated IOMMU saw the device's DMA to memory it was not given, and refused it.
   assert.match(run.qemuStderr, /vtd_iommu_translate: detected translation failure \(dev=00:03:00/);
+  // And the NVMe driver never pointed its controller at memory outside its windows.
+  assert.doesNotMatch(run.qemuStderr, /translation failure \(dev=00:05:00/);
 });
