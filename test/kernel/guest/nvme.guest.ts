@@ -284,10 +284,10 @@ describe("the NVMe driver against QEMU's nvme through kernel VFIO, as a non-root
       dump.every((l) => /^[0-9a-f]+: (5a ){15}5a$/.test(l)),
       dump[0],
     );
-    const r = { stdout: nvme("identify") };
-    assert.match(r.stdout, /model\s+QEMU NVMe Ctrl/);
-    assert.match(r.stdout, new RegExp(`serial\\s+${env("VFIO_TS_NVME_SERIAL")}`));
-    assert.match(r.stdout, new RegExp(`namespace 1: ${blocks} blocks of 512 bytes`));
+    const id = nvme("identify");
+    assert.match(id, /model\s+QEMU NVMe Ctrl/);
+    assert.match(id, new RegExp(`serial\\s+${env("VFIO_TS_NVME_SERIAL")}`));
+    assert.match(id, new RegExp(`namespace 1: ${blocks} blocks of 512 bytes`));
     t.diagnostic(`the nvme suite took ${Date.now() - started} ms in the guest`);
   });
 });
