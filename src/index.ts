@@ -11,6 +11,7 @@ export * as client from "./client/index.js";
 export * as devices from "./devices/index.js";
 export { EduDevice, PciIdio16 } from "./devices/index.js";
 export { EduDriver } from "./drivers/edu/index.js";
+export { NvmeDriver, NvmeError } from "./drivers/nvme/index.js";
 export { Errno, type ErrnoName, errnoName, errnoOf, VfioError } from "./errors.js";
 export * as iommu from "./iommu/index.js";
 export * as pci from "./pci/index.js";

@@ -9,6 +9,7 @@ import { bindCommand, unbindCommand } from "./bind.js";
 import { EXIT_USAGE } from "./cli-error.js";
 import { demoCommand } from "./demo.js";
 import { lspciCommand } from "./lspci/command.js";
+import { registerNvmeCommand } from "./nvme.js";
 import { type ServeOptions, serveCommand } from "./serve.js";
 import { traceCommand } from "./trace/command.js";
 
@@ -132,6 +133,8 @@ export function buildProgram(exit: ExitSink): Command {
     .action(async (address: string) => {
       exit(await unbindCommand(address));
     });
+
+  registerNvmeCommand(program, exit);
 
   program
     .command("demo")

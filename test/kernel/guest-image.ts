@@ -148,7 +148,7 @@ function addModules(b: ImageBuilder, modulesDir: string): void {
   b.file("mods/order", `${order.join("\n")}\n`);
 }
 
-/** dist/src, the guest tests, the addon, package.json and the runtime dependencies. */
+/** dist/src, the guest tests, the addon, package.json, the runtime dependencies and fast-check. */
 function addProject(b: ImageBuilder, root: string): void {
   b.hostFile(join(root, "package.json"), "project/package.json");
   b.tree(join(root, "dist/src"), "project/dist/src", (rel) => rel.endsWith(".map"));
@@ -162,10 +162,13 @@ function addProject(b: ImageBuilder, root: string): void {
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
     dependencies?: Record<string, string>;
   };
-  for (const dep of Object.keys(pkg.dependencies ?? {})) {
+  for (const dep of [...Object.keys(pkg.dependencies ?? {}), ...GUEST_TEST_MODULES]) {
     b.tree(join(root, "node_modules", dep), `project/node_modules/${dep}`);
   }
 }
+
+/** Development modules the guest tests themselves import: fast-check and its dependency. */
+const GUEST_TEST_MODULES = ["fast-check", "pure-rand"];
 
 /** The initramfs as chunks, ready to be written to a file. */
 export function buildGuestImage(inputs: GuestImageInputs): Uint8Array[] {

@@ -8,6 +8,9 @@
  * sets it, so CI always checks the kernel path).
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { bootGuest, findGuestTools } from "./guest.js";
 import { parseGuestReport } from "./guest-report.js";
@@ -15,7 +18,21 @@ import { parseGuestReport } from "./guest-report.js";
 const EDU = "0000:00:03.0";
 /** A second edu sharing a multifunction slot with a serial port the kernel drives. */
 const NOT_VIABLE = "0000:00:04.0";
-const QEMU_ARGS = ["-device", "edu,addr=04.0,multifunction=on", "-device", "pci-serial,addr=04.1"];
+/** QEMU's own NVMe controller, the reference the NVMe driver is checked against. */
+const NVME = "0000:00:05.0";
+/** What the guest's NVMe test expects QEMU to report: see test/kernel/guest/nvme.guest.ts. */
+const NVME_SERIAL = "vfiots-nvme";
+const NVME_IMAGE_BYTES = 64 << 20;
+const qemuArgs = (nvmeImage: string) => [
+  "-device",
+  "edu,addr=04.0,multifunction=on",
+  "-device",
+  "pci-serial,addr=04.1",
+  "-drive",
+  `file=${nvmeImage},if=none,id=nvm,format=raw,discard=unmap`,
+  "-device",
+  `nvme,serial=${NVME_SERIAL},drive=nvm,addr=05.0`,
+];
 
 const CLI = "node dist/src/cli/main.js";
 /** Runs `cmd` as `user`, with its output and status (rc=N first) in `file`. */
@@ -25,9 +42,11 @@ const asUser = (user: string, cmd: string, file: string) =>
 const SCRIPT = `set -u
 ${CLI} bind ${EDU} --owner 1000 || exit 10
 ${CLI} bind ${NOT_VIABLE} --owner 1000 || exit 11
+${CLI} bind ${NVME} --owner 1000 || exit 12
 lspci -vv -s ${EDU} > /tmp/lspci-real.txt 2>/dev/null
 ulimit -l 65536
 export VFIO_TS_EDU=${EDU} VFIO_TS_NOT_VIABLE=${NOT_VIABLE}
+export VFIO_TS_NVME=${NVME} VFIO_TS_NVME_SERIAL=${NVME_SERIAL} VFIO_TS_NVME_BYTES=${NVME_IMAGE_BYTES}
 ${asUser("driver", `${CLI} lspci --device ${EDU} -vv`, "/tmp/lspci-ours.txt")}
 ${asUser("other", `${CLI} lspci --device ${EDU} -vv`, "/tmp/other-user.txt")}
 # One file at a time: a VFIO group node opens only once, and each file opens the device.
@@ -37,14 +56,24 @@ echo "@@unbind@@ $(${CLI} unbind ${EDU} 2>&1)"
 exit $rc
 `;
 
-test("kernel VFIO in a guest: edu through vfio-pci, as a non-root user", async (t) => {
+test("kernel VFIO in a guest: edu and NVMe through vfio-pci, as a non-root user", async (t) => {
   const tools = findGuestTools();
   if (typeof tools === "string") {
     if (process.env.VFIO_TS_REQUIRE_GUEST) assert.fail(`cannot boot the test guest: ${tools}`);
     t.skip(`no test guest: ${tools}`);
     return;
   }
-  const run = await bootGuest(tools, { script: SCRIPT, qemuArgs: QEMU_ARGS });
+  // The NVMe controller's backing store: a sparse raw image that lives as long as the guest.
+  const dir = mkdtempSync(join(tmpdir(), "vfio-ts-nvme-"));
+  const image = join(dir, "nvme.img");
+  writeFileSync(image, "");
+  truncateSync(image, NVME_IMAGE_BYTES);
+  let run: Awaited<ReturnType<typeof bootGuest>>;
+  try {
+    run = await bootGuest(tools, { script: SCRIPT, qemuArgs: qemuArgs(image) });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   t.diagnostic(`guest boot and tests took ${run.durationMs} ms`);
   const report = parseGuestReport(run.console);
   assert.notEqual(
@@ -62,6 +91,7 @@ test("kernel VFIO in a guest: edu through vfio-pci, as a non-root user", async (
   assert.deepEqual(
     [...suites].sort(),
     [
+      "the NVMe driver against QEMU's nvme through kernel VFIO, as a non-root user",
       "the edu driver through kernel VFIO, as a non-root user",
       "vfio-ts on the guest kernel, as a non-root user",
     ],
@@ -74,4 +104,6 @@ test("kernel VFIO in a guest: edu through vfio-pci, as a non-root user", async (
   );
   // The emulated IOMMU saw the device's DMA to memory it was not given, and refused it.
   assert.match(run.qemuStderr, /vtd_iommu_translate: detected translation failure \(dev=00:03:00/);
+  // And the NVMe driver never pointed its controller at memory outside its windows.
+  assert.doesNotMatch(run.qemuStderr, /translation failure \(dev=00:05:00/);
 });
