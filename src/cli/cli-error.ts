@@ -10,6 +10,11 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 /** Bad command line (unknown option, missing argument, unknown device name). */
 export const EXIT_USAGE = 2;
+/**
+ * The device module cannot be served: TypeScript source, a syntax error, no default export,
+ * an export that is not a device, a factory or definition that throws.
+ */
+export const EXIT_BAD_DEVICE = 3;
 /** A second SIGINT/SIGTERM while shutting down. */
 export const EXIT_INTERRUPTED = 130;
 

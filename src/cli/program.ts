@@ -18,6 +18,11 @@ function count(_value: string | undefined, previous: number): number {
   return previous + 1;
 }
 
+function fdNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a file descriptor number");
+  return Number(value);
+}
+
 function slotName(value: string): string {
   if (!/^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(value)) {
     throw new InvalidArgumentError("expected [dddd:]bb:dd.f, e.g. 00:04.0");
@@ -26,8 +31,11 @@ function slotName(value: string): string {
 }
 
 const EXIT_HELP = `
-Exit status: 0 success, 1 failure (no server, refused, protocol or device error),
-2 bad command line, 130 interrupted twice.`;
+Exit status: 0 success; 1 failure (no server, refused, cannot listen, protocol or
+device error); 2 bad command line (unknown option or device name, no such module
+file, no command at all); 3 the device module cannot be served (TypeScript source,
+syntax error, no default export, not a device, its factory or definition throws);
+130 interrupted twice.`;
 
 /** The package version, from package.json (dist/src/cli or src/cli are two or three levels down). */
 function packageVersion(): string {
@@ -58,7 +66,14 @@ export function buildProgram(exit: ExitSink): Command {
     .command("serve")
     .description("serve a device on a UNIX socket until SIGINT/SIGTERM, one client at a time")
     .argument("<device>", "a built-in device name, or the path of a device module")
-    .requiredOption("-s, --socket <path>", "socket file to listen on")
+    .option("--socket-path <path>", "socket file to listen on")
+    .option("-s, --socket <path>", "alias of --socket-path")
+    .option(
+      "--fd <n>",
+      "serve on inherited fd N: a listening UNIX socket, or one connected to the client",
+      fdNumber,
+    )
+    .option("--print-capabilities", "print the device and the backend options as JSON, and exit")
     .option("--verbose", "log every access the client makes; a host console on stdin", false)
     .addOption(
       new Option(

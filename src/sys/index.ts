@@ -2,6 +2,7 @@
 
 export { EventFd, type EventFdOptions } from "./eventfd.js";
 export { closeFd, closeFdQuietly, closeFdsQuietly, dupFd, fdSeals, fdSize } from "./fd.js";
+export { adoptInheritedSocket, type InheritedSocket } from "./inherited-fd.js";
 export { type MemlockLimit, memlockLimit } from "./limits.js";
 export { listenUnix, UnixListener } from "./listener.js";
 export { F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE, MemFd } from "./memfd.js";
