@@ -7,7 +7,8 @@ import { Command, type CommanderError, InvalidArgumentError, Option } from "comm
 import { builtinDevices } from "../devices/index.js";
 import { EXIT_USAGE } from "./cli-error.js";
 import { demoCommand } from "./demo.js";
-import { lspciCommand } from "./lspci/command.js";
+import { type LspciCommandOptions, lspciCommand } from "./lspci/command.js";
+import { parseIdFilter, parseSlotAddress, parseSlotFilter } from "./lspci/select.js";
 import { type ServeOptions, serveCommand } from "./serve.js";
 import { traceCommand } from "./trace/command.js";
 
@@ -21,13 +22,6 @@ function count(_value: string | undefined, previous: number): number {
 function fdNumber(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a file descriptor number");
   return Number(value);
-}
-
-function slotName(value: string): string {
-  if (!/^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(value)) {
-    throw new InvalidArgumentError("expected [dddd:]bb:dd.f, e.g. 00:04.0");
-  }
-  return value;
 }
 
 const EXIT_HELP = `
@@ -101,12 +95,29 @@ export function buildProgram(exit: ExitSink): Command {
 
   program
     .command("lspci")
-    .description("show a vfio-user device's config space like lspci")
-    .requiredOption("-s, --socket <path>", "socket of the vfio-user server")
+    .description("show a vfio-user device's config space like lspci (pciutils' options)")
+    .requiredOption("--socket <path>", "socket of the vfio-user server")
     .option("-v, --verbose", "be verbose (-vv: very verbose)", count, 0)
     .option("-x, --hex", "hex dump of config space (-xxx: 256 bytes, -xxxx: 4096)", count, 0)
-    .option("--slot <bdf>", "bus address to print", slotName, "00:00.0")
-    .action(async (opts: { socket: string; verbose: number; hex: number; slot: string }) => {
+    .option("-n, --numeric", "numeric ids (-nn: names and numbers)", count, 0)
+    .option("-D, --domain", "always show the PCI domain", false)
+    .option("-k, --kernel", "show who drives the device: for vfio-user, the serving process", false)
+    .option(
+      "-s, --select <[[[[dom]:]bus]:][slot][.[func]]>",
+      "show only a device at this address",
+      parseSlotFilter,
+    )
+    .option(
+      "-d, --ids <[vendor]:[device][:class]>",
+      "show only a device with these ids",
+      parseIdFilter,
+    )
+    .option(
+      "--slot <bdf>",
+      "the address to show the device at (default 0000:00:00.0)",
+      parseSlotAddress,
+    )
+    .action(async (opts: LspciCommandOptions) => {
       exit(await lspciCommand(opts));
     });
 

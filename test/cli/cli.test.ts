@@ -98,7 +98,7 @@ describe("vfio-ts command line", { concurrency: true }, () => {
   it("usage errors exit 2", async () => {
     const r = await run(["lspci"]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /required option '-s, --socket <path>'/);
+    assert.match(r.stderr, /required option '--socket <path>'/);
     assertCleanError(
       await run(["serve", "nvme9000", "--socket", tmp.path("x.sock")]),
       /unknown device "nvme9000": built-in devices are edu, gpio/,

@@ -1,56 +1,72 @@
 /**
- * `vfio-ts lspci --socket PATH`: connects as a vfio-user client, reads config
- * space and the BAR/ROM sizes from region info, and prints them like lspci.
+ * `vfio-ts lspci --socket PATH`: reads a device's config space and BAR/ROM sizes from a
+ * config source (a vfio-user server, as a client) and prints them like lspci, with
+ * pciutils' options: -v/-vv, -x/-xxx/-xxxx, -n/-nn, -D, -k, and the -s/-d selectors.
  */
-import { VfioUserClient } from "../../client/vfio-user-client.js";
-import { VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX } from "../../protocol/index.js";
-import { CliError, EXIT_OK, explainConnectError } from "../cli-error.js";
-import { type LspciDevice, renderLspci } from "./render.js";
+import { CliError, EXIT_OK } from "../cli-error.js";
+import { renderLspci } from "./render.js";
+import { type DeviceIds, formatSlot, type Matcher, type SlotAddress } from "./select.js";
+import { type LspciSource, socketSource } from "./source.js";
 
 export interface LspciCommandOptions {
   readonly socket: string;
   readonly verbose?: number;
   readonly hex?: number;
-  /** Printed as the bus address; default "00:00.0". */
-  readonly slot?: string;
+  readonly numeric?: number;
+  readonly domain?: boolean;
+  readonly kernel?: boolean;
+  /** Where the device is shown (our --slot); default 0000:00:00.0. */
+  readonly slot?: SlotAddress;
+  /** pciutils' -s: show the device only if its address matches. */
+  readonly select?: Matcher<SlotAddress>;
+  /** pciutils' -d: show the device only if its ids match. */
+  readonly ids?: Matcher<DeviceIds>;
   /** VERSION handshake timeout; default 5000 ms. */
   readonly timeoutMs?: number;
 }
 
-/** Reads what lspci shows from a connected client's device. */
-export async function readLspciDevice(client: VfioUserClient, slot?: string): Promise<LspciDevice> {
-  const dev = client.device;
-  if (!dev.isPci)
-    throw new CliError("the device is not a PCI device (VFIO_DEVICE_FLAGS_PCI is clear)");
-  const regions = dev.info.numRegions;
-  if (regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
-    throw new CliError(`the device has ${regions} regions, none of them config space`);
-  }
-  const config = await dev.config.snapshot();
-  const barSizes: bigint[] = [];
-  for (let i = 0; i < 6; i++) barSizes.push((await dev.regionInfo(i)).size);
-  const romSize = (await dev.regionInfo(VFIO_PCI_ROM_REGION_INDEX)).size;
-  return { config, barSizes, romSize, ...(slot !== undefined ? { slot } : {}) };
+const ORIGIN: SlotAddress = { domain: 0, bus: 0, slot: 0, func: 0 };
+
+function idsOf(config: Uint8Array): DeviceIds {
+  const v = new DataView(config.buffer, config.byteOffset, config.byteLength);
+  return {
+    vendorId: v.getUint16(0, true),
+    deviceId: v.getUint16(2, true),
+    classId: v.getUint16(0x0a, true),
+  };
 }
 
-export async function lspciCommand(opts: LspciCommandOptions): Promise<number> {
-  let client: VfioUserClient;
+/** Prints the device a source reads, if the selectors let it through (as lspci: nothing otherwise). */
+export async function lspciFrom(
+  source: LspciSource,
+  opts: Omit<LspciCommandOptions, "socket">,
+): Promise<number> {
   try {
-    client = await VfioUserClient.connect(opts.socket, {
-      handshakeTimeoutMs: opts.timeoutMs ?? 5000,
-      requestTimeoutMs: 10_000,
-    });
-  } catch (err) {
-    throw explainConnectError(err, opts.socket);
-  }
-  try {
-    const device = await readLspciDevice(client, opts.slot);
-    process.stdout.write(renderLspci(device, { verbose: opts.verbose ?? 0, hex: opts.hex ?? 0 }));
+    const address = opts.slot ?? ORIGIN;
+    if (opts.select && !opts.select(address)) return EXIT_OK;
+    const device = await source.read();
+    if (opts.ids && !opts.ids(idsOf(device.config))) return EXIT_OK;
+    process.stdout.write(
+      renderLspci(
+        { ...device, slot: formatSlot(address) },
+        {
+          verbose: opts.verbose ?? 0,
+          hex: opts.hex ?? 0,
+          numeric: opts.numeric ?? 0,
+          domain: opts.domain ?? false,
+          kernel: opts.kernel ?? false,
+        },
+      ),
+    );
     return EXIT_OK;
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError(`reading the device at ${opts.socket} failed: ${(err as Error).message}`);
+    throw new CliError(`reading ${source.what} failed: ${(err as Error).message}`);
   } finally {
-    await client.close().catch(() => {});
+    await source.close();
   }
+}
+
+export async function lspciCommand(opts: LspciCommandOptions): Promise<number> {
+  return lspciFrom(await socketSource(opts.socket, opts.timeoutMs ?? 5000), opts);
 }

@@ -32,6 +32,7 @@ import {
   terseLine,
 } from "./header.js";
 import { hexDump, hexDumpLength } from "./hexdump.js";
+import type { NameStyle } from "./names.js";
 
 export interface LspciDevice {
   /** Config space as read from the device: 64, 256 or 4096 bytes. */
@@ -42,8 +43,15 @@ export interface LspciDevice {
    */
   readonly barSizes?: readonly (bigint | number | undefined)[];
   readonly romSize?: bigint | number;
-  /** What lspci prints as the bus address; default "00:00.0". */
+  /** What lspci prints as the bus address, with its domain: default "0000:00:00.0". */
   readonly slot?: string;
+  /**
+   * The IRQ the device is routed to, where the source knows one (sysfs, the kernel's
+   * VFIO). Default: the Interrupt Line register, as pciutils does without a routing.
+   */
+  readonly irq?: number;
+  /** The -k lines: who drives the device (for vfio-user, the serving process). */
+  readonly driverLines?: readonly string[];
 }
 
 export interface LspciOptions {
@@ -51,6 +59,18 @@ export interface LspciOptions {
   readonly verbose?: number;
   /** Number of -x given: 1-2 show 64 bytes, 3 show 256, 4 show 4096. */
   readonly hex?: number;
+  /** Number of -n given: 0 names, 1 numbers (-n), 2 both (-nn). */
+  readonly numeric?: number;
+  /** -D: always print the domain (lspci prints it anyway when it is not 0000). */
+  readonly domain?: boolean;
+  /** -k: print the driver lines. */
+  readonly kernel?: boolean;
+}
+
+/** "0000:00:04.0" as lspci prints it: without the domain unless -D or the domain is not 0. */
+export function slotText(slot: string, domain: boolean): string {
+  const full = /^[0-9a-f]{4}:/i.test(slot) ? slot : `0000:${slot}`;
+  return domain || !full.startsWith("0000:") ? full : full.slice(5);
 }
 
 const U32_MASK = (1n << 32n) - 1n;
@@ -97,14 +117,21 @@ function barMasks(config: Uint8Array, sizes: readonly (bigint | number | undefin
   return barMasks.map((m) => m >>> 0);
 }
 
-function verboseLines(b: Uint8Array, d: DecodedConfigSpace, slot: string, v: number): string[] {
-  const out = [terseLine(d, slot, v)];
-  const sub = subsystemLine(d);
+interface Shown {
+  readonly slot: string;
+  readonly verbose: number;
+  readonly style: NameStyle;
+  readonly irq: number;
+}
+
+function verboseLines(b: Uint8Array, d: DecodedConfigSpace, s: Shown): string[] {
+  const v = s.verbose;
+  const out = [terseLine(d, s.slot, v, s.style)];
+  const sub = subsystemLine(d, s.style);
   if (sub !== undefined) out.push(sub);
   if (v >= 2) out.push(...controlStatusLines(d));
-  else out.push(flagsLine(d));
-  // lspci -v folds the IRQ into the Flags line (a vfio-user device has none to show).
-  const irq = v >= 2 ? interruptLine(d) : undefined;
+  else out.push(flagsLine(d, s.irq)); // lspci -v folds the IRQ into the Flags line
+  const irq = v >= 2 ? interruptLine(d, s.irq) : undefined;
   if (irq !== undefined) out.push(irq);
   const bist = bistLine(d);
   if (bist !== undefined) out.push(bist);
@@ -130,8 +157,17 @@ export function renderLspci(dev: LspciDevice, options: LspciOptions = {}): strin
   // Capability renderers read fixed offsets; a zero-padded copy keeps them in bounds.
   const padded = new Uint8Array(PCI_CFG_SPACE_EXP_SIZE + 64);
   padded.set(config.subarray(0, PCI_CFG_SPACE_EXP_SIZE));
-  const slot = dev.slot ?? "00:00.0";
-  const lines = verbose > 0 ? verboseLines(padded, d, slot, verbose) : [terseLine(d, slot, 0)];
+  const shown: Shown = {
+    slot: slotText(dev.slot ?? "0000:00:00.0", options.domain ?? false),
+    verbose,
+    style: Math.min(2, Math.max(0, Math.trunc(options.numeric ?? 0))) as NameStyle,
+    irq: dev.irq ?? d.header.interruptLine,
+  };
+  const lines =
+    verbose > 0 ? verboseLines(padded, d, shown) : [terseLine(d, shown.slot, 0, shown.style)];
+  // lspci prints the driver lines after the capabilities (-v, which implies them) or after
+  // the summary line (-k alone).
+  if (options.kernel || verbose > 0) lines.push(...(dev.driverLines ?? []));
   if (hexLevel > 0) lines.push(...hexDump(config, hexDumpLength(hexLevel, config.length)));
   if (verbose > 0 || hexLevel > 0) lines.push("");
   return `${lines.join("\n")}\n`;
