@@ -7,7 +7,7 @@
 // The machine that builds may have no route to the Node headers download, so node-gyp is
 // pointed at the headers installed beside the node binary (or npm's configured nodedir).
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -99,8 +99,23 @@ function prebuildLoads() {
   }
 }
 
+// In a checkout, an addon newer than every file it is built from is current: npx runs the
+// install script of the project directory each time it links it, and a rebuild there
+// costs seconds for nothing.
+function builtAddonIsCurrent() {
+  const addon = join(root, "build", "Release", "vfio_native.node");
+  if (!existsSync(addon)) return false;
+  const built = statSync(addon).mtimeMs;
+  const sources = [
+    "binding.gyp",
+    ...readdirSync(join(root, "native")).map((f) => join("native", f)),
+  ];
+  return sources.every((f) => statSync(join(root, f)).mtimeMs < built);
+}
+
 function install() {
   const fromSource = process.env.npm_config_build_from_source === "true";
+  if (!fromSource && isCheckout() && builtAddonIsCurrent()) return 0;
   if (!fromSource && !isCheckout() && prebuildLoads()) return 0;
   const status = nodeGyp("rebuild");
   if (status !== 0) {
