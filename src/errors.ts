@@ -105,6 +105,30 @@ export class VfioError extends Error {
       this.code = code;
     }
   }
+
+  /**
+   * How Node prints it (an uncaught error in a script, console.error): the message with
+   * its causes' messages on one line, then the stack frames, instead of Node's nested
+   * dump of every cause with its own stack and properties.
+   */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    const frames = (this.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
+    return [`${this.name} [${this.code}]: ${oneSentence(this)}`, ...frames].join("\n");
+  }
+}
+
+/** An error's message followed by each cause's ("...: because ..."), on one line. */
+export function oneSentence(err: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  for (let e: unknown = err; e !== undefined && e !== null && !seen.has(e); ) {
+    seen.add(e);
+    const msg = e instanceof Error ? e.message : String(e);
+    // A cause whose message the outer one already quotes adds nothing.
+    if (!parts.some((p) => p.includes(msg))) parts.push(msg);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(" (because: ") + ")".repeat(Math.max(0, parts.length - 1));
 }
 
 /** The errno to report for any thrown value: its own if it has one, else EIO. */

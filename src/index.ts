@@ -30,6 +30,7 @@ export {
   type DmaWindowInfo,
   debuglogLogger,
   type IrqDelivery,
+  isPciDevice,
   type Logger,
   type MmapArea as DeviceMmapArea,
   PciDevice,

@@ -2,6 +2,7 @@
  * What the command line tells a user when something fails: one clear sentence,
  * no stack trace, and an exit code that says which kind of failure it was.
  */
+import { lstatSync } from "node:fs";
 import { VfioError } from "../errors.js";
 
 /** Success. */
@@ -10,6 +11,11 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 /** Bad command line (unknown option, missing argument, unknown device name). */
 export const EXIT_USAGE = 2;
+/**
+ * The device module cannot be served: TypeScript source, a syntax error, no default export,
+ * an export that is not a device, a factory or definition that throws.
+ */
+export const EXIT_BAD_DEVICE = 3;
 /** A second SIGINT/SIGTERM while shutting down. */
 export const EXIT_INTERRUPTED = 130;
 
@@ -41,7 +47,13 @@ function messageOf(err: unknown): string {
 export function explainConnectError(err: unknown, path: string): CliError {
   if (err instanceof CliError) return err;
   const msg = messageOf(err);
-  switch (codeOf(err)) {
+  const code = codeOf(err);
+  // connect(2) on a file that is not a socket fails with ECONNREFUSED: say what it is.
+  const kind = code === "ECONNREFUSED" || code === "ENOTSOCK" ? fileKind(path) : undefined;
+  if (kind !== undefined) {
+    return new CliError(`${path} is not a socket but ${kind}`, EXIT_FAILURE, { cause: err });
+  }
+  switch (code) {
     case "ENOENT":
       return new CliError(`no vfio-user server at ${path} (no such socket)`, EXIT_FAILURE, {
         cause: err,
@@ -83,6 +95,21 @@ export function explainConnectError(err: unknown, path: string): CliError {
       return new CliError(`no answer from ${path}: ${msg}`, EXIT_FAILURE, { cause: err });
     default:
       return new CliError(`${path}: ${msg}`, EXIT_FAILURE, { cause: err });
+  }
+}
+
+/** "a regular file", "a directory", ...; undefined for a socket or a missing path. */
+function fileKind(path: string): string | undefined {
+  try {
+    const st = lstatSync(path);
+    if (st.isSocket()) return undefined;
+    if (st.isFile()) return "a regular file";
+    if (st.isDirectory()) return "a directory";
+    if (st.isFIFO()) return "a FIFO";
+    if (st.isSymbolicLink()) return "a symbolic link to something else";
+    return "a device file";
+  } catch {
+    return undefined;
   }
 }
 

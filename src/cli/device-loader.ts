@@ -4,6 +4,7 @@
  * a built-in-style instance ({ definition, bind }), or a (possibly async) factory
  * returning any of those.
  */
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -12,8 +13,13 @@ import {
   findBuiltinDevice,
   instantiateBuiltinDevice,
 } from "../devices/index.js";
-import { createDevice, type DeviceDefinition, PciDevice } from "../server/index.js";
-import { CliError, EXIT_USAGE } from "./cli-error.js";
+import {
+  createDevice,
+  type DeviceDefinition,
+  isPciDevice,
+  type PciDevice,
+} from "../server/index.js";
+import { CliError, EXIT_BAD_DEVICE, EXIT_USAGE } from "./cli-error.js";
 
 export interface LoadedDevice {
   readonly device: PciDevice;
@@ -53,21 +59,57 @@ function looksLikePath(arg: string): boolean {
   return arg.includes("/") || /\.(c|m)?js$/.test(arg) || existsSync(arg);
 }
 
+/** "file:line:column" of the first stack frame inside `path`, or just the path. */
+function whereIn(err: unknown, path: string): string {
+  const stack = String((err as Error | null)?.stack ?? "");
+  const href = pathToFileURL(path).href;
+  for (const line of stack.split("\n")) {
+    const m = /(file:\/\/[^\s()]+|\/[^\s():]+):(\d+):(\d+)/.exec(line);
+    if (m && (m[1] === href || m[1] === path)) return `${path}:${m[2]}:${m[3]}`;
+  }
+  return path;
+}
+
+/**
+ * A syntax error's position. Node's import() leaves it out of the error (it prints it only
+ * for an uncaught one), so on this failure path we ask `node --check`, which prints
+ * "path:line" first. A syntax error in a module it imports leaves just the path.
+ */
+function syntaxErrorWhere(path: string): string {
+  const r = spawnSync(process.execPath, ["--check", path], { encoding: "utf8", timeout: 10_000 });
+  const first = (r.stderr ?? "").split("\n")[0] ?? "";
+  const m = /:(\d+)$/.exec(first);
+  return r.status !== 0 && m && first.startsWith(path) ? `${path}:${m[1]}` : path;
+}
+
+function oneLine(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
+
 /** Turns whatever a device module exported into a PciDevice. */
 export async function deviceFromExport(exported: unknown, what: string): Promise<PciDevice> {
   let v = exported;
-  if (typeof v === "function") v = await (v as () => unknown)();
-  if (v instanceof PciDevice) return v;
-  if (isInstance(v)) {
-    const device = createDevice(v.definition);
-    v.bind(device);
-    return device;
+  try {
+    if (typeof v === "function") v = await (v as () => unknown)();
+    // isPciDevice, not instanceof: the module may use another copy of vfio-ts than this CLI.
+    if (isPciDevice(v)) return v;
+    if (isInstance(v)) {
+      const device = createDevice(v.definition);
+      v.bind(device);
+      return device;
+    }
+    if (isDefinition(v)) return createDevice(v);
+  } catch (err) {
+    throw new CliError(
+      `the device in ${whereIn(err, what)} failed to build: ${oneLine(err)}`,
+      EXIT_BAD_DEVICE,
+      { cause: err },
+    );
   }
-  if (isDefinition(v)) return createDevice(v);
   throw new CliError(
     `${what}: the default export is not a device (expected a DeviceDefinition with vendorId, ` +
       "deviceId and classCode, a PciDevice, or a function returning one)",
-    EXIT_USAGE,
+    EXIT_BAD_DEVICE,
   );
 }
 
@@ -85,16 +127,23 @@ export async function loadDevice(arg: string): Promise<LoadedDevice> {
   }
   const path = resolve(arg);
   if (!existsSync(path)) throw new CliError(`no device module at ${path}`, EXIT_USAGE);
+  if (/\.(c|m)?tsx?$/.test(path)) {
+    throw new CliError(
+      `${path} is TypeScript, which Node does not run: compile it with tsc and serve the .js file`,
+      EXIT_BAD_DEVICE,
+    );
+  }
   let mod: { default?: unknown };
   try {
     mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (err) {
-    throw new CliError(`cannot load device module ${path}: ${(err as Error).message}`, EXIT_USAGE, {
+    const where = err instanceof SyntaxError ? syntaxErrorWhere(path) : whereIn(err, path);
+    throw new CliError(`cannot load device module ${where}: ${oneLine(err)}`, EXIT_BAD_DEVICE, {
       cause: err,
     });
   }
   if (mod.default === undefined) {
-    throw new CliError(`device module ${path} has no default export`, EXIT_USAGE);
+    throw new CliError(`device module ${path} has no default export`, EXIT_BAD_DEVICE);
   }
   return { device: await deviceFromExport(mod.default, path), source: path };
 }

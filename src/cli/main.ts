@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Entry point of the `vfio-ts` command (package.json "bin"). */
 import { CommanderError } from "commander";
-import { describeError, EXIT_OK, exitCodeOf } from "./cli-error.js";
+import { describeError, EXIT_OK, EXIT_USAGE, exitCodeOf } from "./cli-error.js";
 import { buildProgram, commanderExitCode } from "./program.js";
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -9,6 +9,11 @@ async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram((c) => {
     code = c;
   });
+  if (argv.length <= 2) {
+    // No command: a usage error, as git and other multi-command tools treat it.
+    process.stderr.write(program.helpInformation());
+    return EXIT_USAGE;
+  }
   try {
     await program.parseAsync(argv as string[]);
     return code;

@@ -8,7 +8,8 @@ import { builtinDevices } from "../devices/index.js";
 import { bindCommand, unbindCommand } from "./bind.js";
 import { EXIT_USAGE } from "./cli-error.js";
 import { demoCommand } from "./demo.js";
-import { lspciCommand } from "./lspci/command.js";
+import { type LspciCommandOptions, lspciCommand } from "./lspci/command.js";
+import { parseIdFilter, parseSlotAddress, parseSlotFilter } from "./lspci/select.js";
 import { registerNvmeCommand } from "./nvme.js";
 import { type ServeOptions, serveCommand } from "./serve.js";
 import { traceCommand } from "./trace/command.js";
@@ -20,16 +21,17 @@ function count(_value: string | undefined, previous: number): number {
   return previous + 1;
 }
 
-function slotName(value: string): string {
-  if (!/^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i.test(value)) {
-    throw new InvalidArgumentError("expected [dddd:]bb:dd.f, e.g. 00:04.0");
-  }
-  return value;
+function fdNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError("expected a file descriptor number");
+  return Number(value);
 }
 
 const EXIT_HELP = `
-Exit status: 0 success, 1 failure (no server, refused, protocol or device error),
-2 bad command line, 130 interrupted twice.`;
+Exit status: 0 success; 1 failure (no server, refused, cannot listen, protocol or
+device error); 2 bad command line (unknown option or device name, no such module
+file, no command at all); 3 the device module cannot be served (TypeScript source,
+syntax error, no default export, not a device, its factory or definition throws);
+130 interrupted twice.`;
 
 /** The package version, from package.json (dist/src/cli or src/cli are two or three levels down). */
 function packageVersion(): string {
@@ -60,7 +62,14 @@ export function buildProgram(exit: ExitSink): Command {
     .command("serve")
     .description("serve a device on a UNIX socket until SIGINT/SIGTERM, one client at a time")
     .argument("<device>", "a built-in device name, or the path of a device module")
-    .requiredOption("-s, --socket <path>", "socket file to listen on")
+    .option("--socket-path <path>", "socket file to listen on")
+    .option("-s, --socket <path>", "alias of --socket-path")
+    .option(
+      "--fd <n>",
+      "serve on inherited fd N: a listening UNIX socket, or one connected to the client",
+      fdNumber,
+    )
+    .option("--print-capabilities", "print the device and the backend options as JSON, and exit")
     .option("--verbose", "log every access the client makes; a host console on stdin", false)
     .addOption(
       new Option(
@@ -88,23 +97,32 @@ export function buildProgram(exit: ExitSink): Command {
 
   program
     .command("lspci")
-    .description("show a device's config space like lspci: a vfio-user server's, or a real one's")
-    .option("-s, --socket <path>", "socket of the vfio-user server")
+    .description("show a device's config space like lspci (pciutils' options)")
+    .option("--socket <path>", "a vfio-user server's socket")
     .option("--device <bdf>", "a PCI device bound to vfio-pci, read through /dev/vfio")
     .option("-v, --verbose", "be verbose (-vv: very verbose)", count, 0)
     .option("-x, --hex", "hex dump of config space (-xxx: 256 bytes, -xxxx: 4096)", count, 0)
-    .option("--slot <bdf>", "bus address to print (default 00:00.0, or the device's)", slotName)
-    .action(
-      async (opts: {
-        socket?: string;
-        device?: string;
-        verbose: number;
-        hex: number;
-        slot?: string;
-      }) => {
-        exit(await lspciCommand(opts));
-      },
-    );
+    .option("-n, --numeric", "numeric ids (-nn: names and numbers)", count, 0)
+    .option("-D, --domain", "always show the PCI domain", false)
+    .option("-k, --kernel", "show who drives the device: for vfio-user, the serving process", false)
+    .option(
+      "-s, --select <[[[[dom]:]bus]:][slot][.[func]]>",
+      "show only a device at this address",
+      parseSlotFilter,
+    )
+    .option(
+      "-d, --ids <[vendor]:[device][:class]>",
+      "show only a device with these ids",
+      parseIdFilter,
+    )
+    .option(
+      "--slot <bdf>",
+      "the address to show the device at (default 0000:00:00.0)",
+      parseSlotAddress,
+    )
+    .action(async (opts: LspciCommandOptions) => {
+      exit(await lspciCommand(opts));
+    });
 
   program
     .command("trace")

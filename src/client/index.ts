@@ -46,7 +46,7 @@ export {
   processPasidAllocator,
 } from "./iommu-owner.js";
 export { lowestFreeIova } from "./iova-allocator.js";
-export { type IrqControl, type IrqEvent, IrqVector } from "./irq-vector.js";
+export { type IrqControl, type IrqEvent, IrqVector, type IrqWaitOptions } from "./irq-vector.js";
 export * from "./kernel/index.js";
 export { type LoopbackOptions, openLoopback } from "./loopback.js";
 export { MappedRegion } from "./mapped-region.js";

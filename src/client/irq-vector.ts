@@ -9,6 +9,12 @@ export interface IrqEvent {
   readonly count: number;
 }
 
+/** How long IrqVector.wait() waits: a timeout, an AbortSignal, or both. */
+export interface IrqWaitOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
 /** What a vector asks its device for mask/unmask (VFIO_IRQ_SET_ACTION_MASK/UNMASK). */
 export interface IrqControl {
   mask(index: number, start: number, count: number): Promise<void>;
@@ -70,9 +76,20 @@ export class IrqVector implements AsyncIterable<number> {
     return `${irqIndexName(this.index)} vector ${this.vector}`;
   }
 
-  /** Resolves with the trigger count once the vector fires; rejects if it is disabled first. */
-  async wait(): Promise<number> {
-    const r = await this.#next();
+  /**
+   * Resolves with the trigger count once the vector fires; rejects if it is disabled
+   * first, with ETIMEDOUT after `timeoutMs`, or with the signal's reason when `signal`
+   * aborts. A wait that gives up takes no trigger: the next wait or iterator step gets it.
+   */
+  async wait(options: IrqWaitOptions = {}): Promise<number> {
+    const { timeoutMs, signal } = options;
+    signal?.throwIfAborted();
+    let r: IteratorResult<number, undefined>;
+    if (timeoutMs === undefined && signal === undefined) {
+      r = await this.#next();
+    } else {
+      r = await this.#nextUntil(timeoutMs, signal);
+    }
     if (r.done) throw new VfioError("ECANCELED", `${this.name} was disabled while waiting for it`);
     return r.value;
   }
@@ -113,6 +130,36 @@ export class IrqVector implements AsyncIterable<number> {
     }
     if (this.#closed) return Promise.resolve({ done: true, value: undefined });
     return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #nextUntil(timeoutMs: number | undefined, signal: AbortSignal | undefined) {
+    if (this.#pending > 0 || this.#closed) return this.#next();
+    return new Promise<IteratorResult<number, undefined>>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
+      const waiter = (r: IteratorResult<number, undefined>) => {
+        finish();
+        resolve(r);
+      };
+      const giveUp = (err: unknown) => {
+        finish();
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(err);
+      };
+      const onAbort = () => giveUp(signal?.reason);
+      this.#waiters.push(waiter);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(
+          () =>
+            giveUp(new VfioError("ETIMEDOUT", `${this.name} did not fire within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }
+    });
   }
 
   #drain(): void {

@@ -88,7 +88,26 @@ export class RegionAccess {
     } catch (err) {
       return Promise.reject(err);
     }
-    return issue(off);
+    return issue(off).catch((err: unknown) => {
+      throw this.#explain(err, index, off, op);
+    });
+  }
+
+  /**
+   * The peer answers a blocked access with a bare EIO; when we know why it is blocked
+   * (memory decoding off, a reset in progress) the error says so, with the peer's
+   * reply as its cause.
+   */
+  #explain(err: unknown, index: number, off: bigint, op: AccessOp): unknown {
+    if (!(err instanceof VfioError) || err.code !== "EIO") return err;
+    const blocked = this.#mmio.blockedReason(index);
+    if (blocked === null) return err;
+    const why = blocked.replace(/; set it to fault the mapping back in$/, "");
+    return new VfioError(
+      "EIO",
+      `${this.#dev.name}: ${op} of ${regionName(index)} at 0x${off.toString(16)} failed (EIO): ${why}`,
+      { cause: err },
+    );
   }
 
   /** Throws EIO when a posted write to `index` must not go out now (MMIO blocking). */

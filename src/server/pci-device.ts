@@ -6,6 +6,15 @@ import { eventFdWrapper } from "./irqs/eventfd-wrapper.js";
 
 const cores = new WeakMap<PciDevice, DeviceCore>();
 
+/**
+ * Registry-wide brand of a device. A device module may be built against another copy of
+ * vfio-ts than the one serving it (a global CLI and a project's own dependency), where
+ * `instanceof PciDevice` is false; the brand, from `Symbol.for`, is the same in every copy.
+ * Its value gives the device's core; the number is the layout of that core, bumped when a
+ * copy could no longer serve another's.
+ */
+export const DEVICE_BRAND: unique symbol = Symbol.for("vfio-ts.PciDevice.v1") as never;
+
 /** A BAR or device-specific region as the device sees it. */
 export interface RegionHandle {
   readonly size: number;
@@ -32,6 +41,7 @@ export class PciDevice {
       ),
     );
     cores.set(this, core);
+    Object.defineProperty(this, DEVICE_BRAND, { value: () => core });
     this.name = core.name;
     this.irq = irqFacade(core);
     this.dma = core.dma;
@@ -70,9 +80,20 @@ export function createDevice(def: DeviceDefinition): PciDevice {
   return new PciDevice(def);
 }
 
+/** True for a device made by createDevice() of this or any other copy of vfio-ts. */
+export function isPciDevice(v: unknown): v is PciDevice {
+  return (
+    v instanceof PciDevice ||
+    (typeof v === "object" &&
+      v !== null &&
+      typeof (v as { [DEVICE_BRAND]?: unknown })[DEVICE_BRAND] === "function")
+  );
+}
+
 /** The framework side of a device (not part of the public API). */
 export function deviceCore(device: PciDevice): DeviceCore {
-  const core = cores.get(device);
+  const branded = (device as { [DEVICE_BRAND]?: () => DeviceCore })[DEVICE_BRAND];
+  const core = cores.get(device) ?? (typeof branded === "function" ? branded() : undefined);
   if (!core) throw new VfioError("EINVAL", "not a device made by createDevice()");
   return core;
 }

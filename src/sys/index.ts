@@ -3,6 +3,7 @@
 export { EventFd, type EventFdOptions } from "./eventfd.js";
 export { closeFd, closeFdQuietly, closeFdsQuietly, dupFd, fdSeals, fdSize } from "./fd.js";
 export { copyGuarded } from "./guarded-copy.js";
+export { adoptInheritedSocket, type InheritedSocket } from "./inherited-fd.js";
 export { addressOf, ioctl, openDevice, pread, pwrite } from "./ioctl.js";
 export { type MemlockLimit, memlockLimit } from "./limits.js";
 export { listenUnix, UnixListener } from "./listener.js";

@@ -1,5 +1,6 @@
 /**
- * Typed loader of the C addon (native/, loaded from build/Release/vfio_native.node). Loaded lazily so that importing
+ * Typed loader of the C addon (native/): build/Release/vfio_native.node when compiled here,
+ * else the prebuilt prebuilds/<platform>-<arch>/vfio-ts.glibc.node the package ships (node-gyp-build). Loaded lazily so that importing
  * vfio-ts without the addon fails only when a system call is actually needed, with a
  * message that says how to build it.
  */
@@ -60,17 +61,29 @@ export interface NativeAddon {
 
 let addon: NativeAddon | undefined;
 
+/** node-gyp-build's loader: build/Release, build/Debug, then prebuilds/<platform>-<arch>/. */
+type GypBuild = ((dir: string) => unknown) & { path(dir: string): string };
+
+/** The package root: dist/src/sys/native.js (compiled) or src/sys/native.ts (run from source). */
+function packageRoot(): string {
+  const candidates = ["../../..", "../.."].map((d) =>
+    fileURLToPath(new URL(`${d}/`, import.meta.url)),
+  );
+  return candidates.find((d) => existsSync(`${d}binding.gyp`)) ?? (candidates[0] as string);
+}
+
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
-  // dist/src/sys/native.js (compiled) or src/sys/native.ts (run from source).
-  const candidates = ["../../../build/Release", "../../build/Release", "../../../build/Debug"].map(
-    (d) => fileURLToPath(new URL(`${d}/vfio_native.node`, import.meta.url)),
-  );
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
+  const root = packageRoot();
+  const gypBuild = require("node-gyp-build") as GypBuild;
+  let found: string;
+  try {
+    found = gypBuild.path(root);
+  } catch {
     throw new Error(
-      `vfio-ts: the native addon is not built (looked for ${candidates[0]}). ` +
-        "Run `npm install` (or `node scripts/build-native.mjs rebuild`) in the vfio-ts package.",
+      `vfio-ts: the native addon is not built and there is no prebuilt one for ${process.platform}-${process.arch} ` +
+        `(looked in ${root}build/Release and ${root}prebuilds). ` +
+        "Run `npm rebuild vfio-ts` (or `node scripts/build-native.mjs rebuild` in a checkout); it needs a C compiler, make and Python 3.",
     );
   }
   let a: NativeAddon;
@@ -79,7 +92,7 @@ function load(): NativeAddon {
   } catch (err) {
     throw new Error(
       `vfio-ts: cannot load the native addon ${found}: ${(err as Error).message}. ` +
-        "Rebuild it with `npm install` (or `node scripts/build-native.mjs rebuild`).",
+        "Rebuild it with `npm rebuild vfio-ts` (or `node scripts/build-native.mjs rebuild`).",
       { cause: err },
     );
   }

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { readLspciDevice } from "../../src/cli/lspci/command.js";
 import { renderLspci } from "../../src/cli/lspci/index.js";
+import { readLspciDevice } from "../../src/cli/lspci/source.js";
 import {
   formatRecordText,
   type SessionEvent,

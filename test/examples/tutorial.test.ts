@@ -24,7 +24,7 @@ describe("README tutorial", () => {
     socket = join(dir, "counter.sock");
     server = spawn(
       process.execPath,
-      [cli, "serve", join(dist, "examples", "counter-device.js"), "--socket", socket],
+      [cli, "serve", join(dist, "examples", "counter-device.js"), "--socket-path", socket],
       {
         stdio: ["ignore", "pipe", "pipe"],
       },

@@ -1,16 +1,13 @@
 /**
- * `vfio-ts lspci --socket PATH` or `--device BDF`: opens the device as a vfio-user
- * client or through the kernel's /dev/vfio, reads config space and the BAR/ROM sizes
- * from region info, and prints them like lspci.
+ * `vfio-ts lspci --socket PATH | --device BDF`: reads a device's config space and BAR/ROM
+ * sizes from a config source (a vfio-user server as a client, or a real device through
+ * the kernel's /dev/vfio) and prints them like lspci, with
+ * pciutils' options: -v/-vv, -x/-xxx/-xxxx, -n/-nn, -D, -k, and the -s/-d selectors.
  */
-import type { DeviceHandle } from "../../client/device-handle.js";
-import { openKernelDevice } from "../../client/kernel/open-device.js";
-import { PciSysfs, parsePciAddress } from "../../client/kernel/sysfs.js";
-import { VfioUserClient } from "../../client/vfio-user-client.js";
-import { VFIO_PCI_CONFIG_REGION_INDEX, VFIO_PCI_ROM_REGION_INDEX } from "../../protocol/index.js";
-import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, explainConnectError } from "../cli-error.js";
-import type { LspciHost } from "./header.js";
-import { type LspciDevice, renderLspci } from "./render.js";
+import { CliError, EXIT_OK, EXIT_USAGE } from "../cli-error.js";
+import { renderLspci } from "./render.js";
+import { type DeviceIds, formatSlot, type Matcher, type SlotAddress } from "./select.js";
+import { kernelSource, type LspciSource, socketSource } from "./source.js";
 
 export interface LspciCommandOptions {
   /** A vfio-user server's socket; or */
@@ -19,94 +16,68 @@ export interface LspciCommandOptions {
   readonly device?: string;
   readonly verbose?: number;
   readonly hex?: number;
-  /** Printed as the bus address; default "00:00.0". */
-  readonly slot?: string;
+  readonly numeric?: number;
+  readonly domain?: boolean;
+  readonly kernel?: boolean;
+  /** Where the device is shown (our --slot); default 0000:00:00.0. */
+  readonly slot?: SlotAddress;
+  /** pciutils' -s: show the device only if its address matches. */
+  readonly select?: Matcher<SlotAddress>;
+  /** pciutils' -d: show the device only if its ids match. */
+  readonly ids?: Matcher<DeviceIds>;
   /** VERSION handshake timeout; default 5000 ms. */
   readonly timeoutMs?: number;
 }
 
-/** Reads what lspci shows from an open device. */
-export async function readLspciDevice(
-  dev: DeviceHandle,
-  slot?: string,
-  host?: LspciHost,
-): Promise<LspciDevice> {
-  if (!dev.isPci)
-    throw new CliError("the device is not a PCI device (VFIO_DEVICE_FLAGS_PCI is clear)");
-  const regions = dev.info.numRegions;
-  if (regions <= VFIO_PCI_CONFIG_REGION_INDEX) {
-    throw new CliError(`the device has ${regions} regions, none of them config space`);
-  }
-  const config = await dev.config.snapshot();
-  const barSizes: bigint[] = [];
-  for (let i = 0; i < 6; i++) barSizes.push((await dev.regionInfo(i)).size);
-  const romSize = (await dev.regionInfo(VFIO_PCI_ROM_REGION_INDEX)).size;
+const ORIGIN: SlotAddress = { domain: 0, bus: 0, slot: 0, func: 0 };
+
+function idsOf(config: Uint8Array): DeviceIds {
+  const v = new DataView(config.buffer, config.byteOffset, config.byteLength);
   return {
-    config,
-    barSizes,
-    romSize,
-    ...(slot !== undefined ? { slot } : {}),
-    ...(host !== undefined ? { host } : {}),
+    vendorId: v.getUint16(0, true),
+    deviceId: v.getUint16(2, true),
+    classId: v.getUint16(0x0a, true),
   };
+}
+
+/** Prints the device a source reads, if the selectors let it through (as lspci: nothing otherwise). */
+export async function lspciFrom(
+  source: LspciSource,
+  opts: Omit<LspciCommandOptions, "socket" | "device">,
+): Promise<number> {
+  try {
+    const address = opts.slot ?? ORIGIN;
+    if (opts.select && !opts.select(address)) return EXIT_OK;
+    const device = await source.read();
+    if (opts.ids && !opts.ids(idsOf(device.config))) return EXIT_OK;
+    process.stdout.write(
+      renderLspci(
+        { ...device, slot: formatSlot(address) },
+        {
+          verbose: opts.verbose ?? 0,
+          hex: opts.hex ?? 0,
+          numeric: opts.numeric ?? 0,
+          domain: opts.domain ?? false,
+          kernel: opts.kernel ?? false,
+        },
+      ),
+    );
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(`reading ${source.what} failed: ${(err as Error).message}`);
+  } finally {
+    await source.close();
+  }
 }
 
 export async function lspciCommand(opts: LspciCommandOptions): Promise<number> {
   if ((opts.socket === undefined) === (opts.device === undefined)) {
     throw new CliError("lspci needs exactly one of --socket PATH and --device BDF", EXIT_USAGE);
   }
-  let dev: DeviceHandle;
-  let close: () => Promise<void>;
-  let where: string;
-  let host: LspciHost | undefined;
   if (opts.device !== undefined) {
-    where = opts.device;
-    try {
-      // Read before opening: enabling the device for us can reroute its INTx, and
-      // lspci shows the device as it stands.
-      host = hostInfo(parsePciAddress(opts.device));
-      dev = await openKernelDevice(opts.device);
-    } catch (err) {
-      throw new CliError((err as Error).message, EXIT_FAILURE, { cause: err });
-    }
-    close = () => dev.close();
-  } else {
-    const socket = opts.socket!;
-    where = socket;
-    let client: VfioUserClient;
-    try {
-      client = await VfioUserClient.connect(socket, {
-        handshakeTimeoutMs: opts.timeoutMs ?? 5000,
-        requestTimeoutMs: 10_000,
-      });
-    } catch (err) {
-      throw explainConnectError(err, socket);
-    }
-    dev = client.device;
-    close = () => client.close();
+    const { source, slot } = await kernelSource(opts.device);
+    return lspciFrom(source, { ...opts, slot: opts.slot ?? slot });
   }
-  try {
-    const slot =
-      opts.slot ?? (opts.device !== undefined ? dev.name.replace(/^0000:/, "") : undefined);
-    const device = await readLspciDevice(dev, slot, host);
-    process.stdout.write(renderLspci(device, { verbose: opts.verbose ?? 0, hex: opts.hex ?? 0 }));
-    return EXIT_OK;
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    throw new CliError(`reading the device at ${where} failed: ${(err as Error).message}`);
-  } finally {
-    await close().catch(() => {});
-  }
-}
-
-/** What sysfs says of a kernel device, shown where lspci shows it. */
-function hostInfo(address: string): LspciHost {
-  const sysfs = new PciSysfs();
-  const irq = sysfs.irq(address);
-  const driver = sysfs.driver(address);
-  const iommuGroup = sysfs.iommuGroup(address);
-  return {
-    iommuGroup,
-    ...(irq !== undefined ? { irq } : {}),
-    ...(driver !== null ? { driver } : {}),
-  };
+  return lspciFrom(await socketSource(opts.socket!, opts.timeoutMs ?? 5000), opts);
 }

@@ -29,7 +29,7 @@ import {
   PCI_STATUS_SIG_TARGET_ABORT,
 } from "../../pci/index.js";
 import { flags, hex, sizeSuffix } from "./format.js";
-import { className, deviceName, progIfName } from "./names.js";
+import { className, deviceName, type NameStyle, progIfName } from "./names.js";
 
 /** User-definable features (PCI 2.1, reserved since): no constant in pci/regs. */
 const PCI_STATUS_UDF = 0x40;
@@ -42,9 +42,14 @@ function devsel(status: number): string {
 }
 
 /** "00:00.0 Unclassified device [00ff]: Device 1234:11e8 (rev 10)" (+ prog-if when verbose). */
-export function terseLine(d: DecodedConfigSpace, slot: string, verbose: number): string {
+export function terseLine(
+  d: DecodedConfigSpace,
+  slot: string,
+  verbose: number,
+  style: NameStyle = 0,
+): string {
   const h = d.header;
-  let line = `${slot} ${className(h.classCode)}: ${deviceName(h.vendorId, h.deviceId)}`;
+  let line = `${slot} ${className(h.classCode, style)}: ${deviceName(h.vendorId, h.deviceId, style)}`;
   if (h.revision !== 0) line += ` (rev ${hex(h.revision, 2)})`;
   if (verbose > 0) {
     const name = progIfName(h.classCode);
@@ -55,10 +60,10 @@ export function terseLine(d: DecodedConfigSpace, slot: string, verbose: number):
   return line;
 }
 
-export function subsystemLine(d: DecodedConfigSpace): string | undefined {
+export function subsystemLine(d: DecodedConfigSpace, style: NameStyle = 0): string | undefined {
   const { subsystemVendorId: sv, subsystemId: sd, headerType } = d.header;
   if (headerType !== 0 || sv === 0 || sv === 0xffff) return undefined;
-  return `\tSubsystem: ${deviceName(sv, sd)}`;
+  return `\tSubsystem: ${deviceName(sv, sd, style)}`;
 }
 
 /** -vv: the decoded command and status registers and the latency timer. */
@@ -109,7 +114,7 @@ export function controlStatusLines(d: DecodedConfigSpace): string[] {
 }
 
 /** -v: the one-line summary of command/status ("Flags: bus master, fast devsel, latency 0"). */
-export function flagsLine(d: DecodedConfigSpace, host: LspciHost = {}): string {
+export function flagsLine(d: DecodedConfigSpace, irq = 0, iommuGroup?: number): string {
   const { command: cmd, status } = d.header;
   const parts: string[] = [];
   if (cmd & PCI_COMMAND_MASTER) parts.push("bus master");
@@ -120,30 +125,21 @@ export function flagsLine(d: DecodedConfigSpace, host: LspciHost = {}): string {
   if (status & PCI_STATUS_UDF) parts.push("user-definable features");
   parts.push(`${devsel(status)} devsel`);
   if (cmd & PCI_COMMAND_MASTER) parts.push(`latency ${d.header.latencyTimer}`);
-  if (host.irq !== undefined && d.header.interruptPin !== 0) parts.push(`IRQ ${host.irq}`);
-  if (host.iommuGroup !== undefined) parts.push(`IOMMU group ${host.iommuGroup}`);
+  if (irq) parts.push(`IRQ ${irq}`);
+  if (iommuGroup !== undefined) parts.push(`IOMMU group ${iommuGroup}`);
   return `\tFlags: ${parts.join(", ")}`;
 }
 
 /**
- * What the host knows about a device beyond its config space (sysfs), shown where
- * lspci shows it. A vfio-user device has none of it.
+ * -vv: the INTx pin and the IRQ it is routed to, printed when either is set, as lspci
+ * does. The IRQ is what the config source reports; pciutils falls back to the Interrupt
+ * Line register when its backend knows no routing, and so do we.
  */
-export interface LspciHost {
-  /** The host IRQ INTx is routed to. */
-  readonly irq?: number;
-  readonly iommuGroup?: number;
-  /** The bound driver ("Kernel driver in use"). */
-  readonly driver?: string;
-}
-
-/** The INTx pin, and the host IRQ it is routed to when there is a host to ask. */
-export function interruptLine(d: DecodedConfigSpace, host: LspciHost = {}): string | undefined {
+export function interruptLine(d: DecodedConfigSpace, irq = 0): string | undefined {
   const pin = d.header.interruptPin;
-  if (pin === 0) return undefined;
-  const name = pin <= 4 ? String.fromCharCode(0x40 + pin) : "?";
-  const routed = host.irq !== undefined ? ` routed to IRQ ${host.irq}` : "";
-  return `\tInterrupt: pin ${name}${routed}`;
+  if (pin === 0 && irq === 0) return undefined;
+  const name = pin === 0 ? "?" : String.fromCharCode(0x40 + pin);
+  return `\tInterrupt: pin ${name} routed to IRQ ${irq}`;
 }
 
 export function bistLine(d: DecodedConfigSpace): string | undefined {

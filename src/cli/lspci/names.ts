@@ -161,12 +161,22 @@ const VENDORS = new Map<number, string>([
 ]);
 
 /** Class name as lspci prints it: the subclass name, "Base [ccss]", or "Class ccss". */
-export function className(classCode: number): string {
+/**
+ * How lspci names ids: 0 names (its default), 1 numbers only (-n), 2 both (-nn), as
+ * pciutils' format_name does.
+ */
+export type NameStyle = 0 | 1 | 2;
+
+export function className(classCode: number, style: NameStyle = 0): string {
   const cls = (classCode >>> 8) & 0xffff;
+  const num = hex(cls, 4);
+  if (style === 1) return num;
   const sub = SUBCLASSES.get(cls);
-  if (sub !== undefined) return sub;
+  if (sub !== undefined) return style === 2 ? `${sub} [${num}]` : sub;
+  // A known base class with an unknown subclass carries the number in every style.
   const base = BASE_CLASSES.get(cls >>> 8);
-  return base !== undefined ? `${base} [${hex(cls, 4)}]` : `Class ${hex(cls, 4)}`;
+  if (base !== undefined) return `${base} [${num}]`;
+  return style === 2 ? `Class [${num}]` : `Class ${num}`;
 }
 
 export function progIfName(classCode: number): string | undefined {
@@ -177,10 +187,14 @@ export function vendorName(vendorId: number): string | undefined {
   return VENDORS.get(vendorId);
 }
 
-/** "Vendor Device dddd" when the vendor is known, else "Device vvvv:dddd" (lspci, no ids file). */
-export function deviceName(vendorId: number, deviceId: number): string {
+/**
+ * "Vendor Device dddd" when the vendor is known, else "Device vvvv:dddd" (lspci, no ids
+ * file); "vvvv:dddd" with -n; the name and "[vvvv:dddd]" with -nn.
+ */
+export function deviceName(vendorId: number, deviceId: number, style: NameStyle = 0): string {
+  const pair = `${hex(vendorId, 4)}:${hex(deviceId, 4)}`;
+  if (style === 1) return pair;
   const vendor = vendorName(vendorId);
-  return vendor !== undefined
-    ? `${vendor} Device ${hex(deviceId, 4)}`
-    : `Device ${hex(vendorId, 4)}:${hex(deviceId, 4)}`;
+  if (style === 2) return vendor !== undefined ? `${vendor} Device [${pair}]` : `Device [${pair}]`;
+  return vendor !== undefined ? `${vendor} Device ${hex(deviceId, 4)}` : `Device ${pair}`;
 }

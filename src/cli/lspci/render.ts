@@ -27,12 +27,12 @@ import {
   controlStatusLines,
   flagsLine,
   interruptLine,
-  type LspciHost,
   romLine,
   subsystemLine,
   terseLine,
 } from "./header.js";
 import { hexDump, hexDumpLength } from "./hexdump.js";
+import type { NameStyle } from "./names.js";
 
 export interface LspciDevice {
   /** Config space as read from the device: 64, 256 or 4096 bytes. */
@@ -43,10 +43,17 @@ export interface LspciDevice {
    */
   readonly barSizes?: readonly (bigint | number | undefined)[];
   readonly romSize?: bigint | number;
-  /** What lspci prints as the bus address; default "00:00.0". */
+  /** What lspci prints as the bus address, with its domain: default "0000:00:00.0". */
   readonly slot?: string;
-  /** IRQ routing, IOMMU group and driver, for a device on this host. */
-  readonly host?: LspciHost;
+  /**
+   * The IRQ the device is routed to, where the source knows one (sysfs, the kernel's
+   * VFIO). Default: the Interrupt Line register, as pciutils does without a routing.
+   */
+  readonly irq?: number;
+  /** The -k lines: who drives the device (for vfio-user, the serving process). */
+  readonly driverLines?: readonly string[];
+  /** The host IOMMU group, for a device on this host (the kernel's VFIO). */
+  readonly iommuGroup?: number;
 }
 
 export interface LspciOptions {
@@ -54,6 +61,18 @@ export interface LspciOptions {
   readonly verbose?: number;
   /** Number of -x given: 1-2 show 64 bytes, 3 show 256, 4 show 4096. */
   readonly hex?: number;
+  /** Number of -n given: 0 names, 1 numbers (-n), 2 both (-nn). */
+  readonly numeric?: number;
+  /** -D: always print the domain (lspci prints it anyway when it is not 0000). */
+  readonly domain?: boolean;
+  /** -k: print the driver lines. */
+  readonly kernel?: boolean;
+}
+
+/** "0000:00:04.0" as lspci prints it: without the domain unless -D or the domain is not 0. */
+export function slotText(slot: string, domain: boolean): string {
+  const full = /^[0-9a-f]{4}:/i.test(slot) ? slot : `0000:${slot}`;
+  return domain || !full.startsWith("0000:") ? full : full.slice(5);
 }
 
 const U32_MASK = (1n << 32n) - 1n;
@@ -100,22 +119,24 @@ function barMasks(config: Uint8Array, sizes: readonly (bigint | number | undefin
   return barMasks.map((m) => m >>> 0);
 }
 
-function verboseLines(
-  b: Uint8Array,
-  d: DecodedConfigSpace,
-  slot: string,
-  v: number,
-  host: LspciHost = {},
-): string[] {
-  const out = [terseLine(d, slot, v)];
-  const sub = subsystemLine(d);
+interface Shown {
+  readonly slot: string;
+  readonly verbose: number;
+  readonly style: NameStyle;
+  readonly irq: number;
+  readonly iommuGroup: number | undefined;
+}
+
+function verboseLines(b: Uint8Array, d: DecodedConfigSpace, s: Shown): string[] {
+  const v = s.verbose;
+  const out = [terseLine(d, s.slot, v, s.style)];
+  const sub = subsystemLine(d, s.style);
   if (sub !== undefined) out.push(sub);
   if (v >= 2) out.push(...controlStatusLines(d));
-  else out.push(flagsLine(d, host));
-  // lspci -v folds the IRQ and IOMMU group into the Flags line.
-  const irq = v >= 2 ? interruptLine(d, host) : undefined;
+  else out.push(flagsLine(d, s.irq, s.iommuGroup)); // lspci -v folds these into Flags
+  const irq = v >= 2 ? interruptLine(d, s.irq) : undefined;
   if (irq !== undefined) out.push(irq);
-  if (v >= 2 && host.iommuGroup !== undefined) out.push(`\tIOMMU group: ${host.iommuGroup}`);
+  if (v >= 2 && s.iommuGroup !== undefined) out.push(`\tIOMMU group: ${s.iommuGroup}`);
   const bist = bistLine(d);
   if (bist !== undefined) out.push(bist);
   if (d.header.headerType !== 0) {
@@ -128,7 +149,6 @@ function verboseLines(
   for (const c of d.capabilities) out.push(...capabilityLines(b, c, v));
   for (const p of d.problems) out.push(`\t!!! ${p}`);
   for (const c of d.extendedCapabilities) out.push(...extCapabilityLines(b, c, v));
-  if (host.driver !== undefined) out.push(`\tKernel driver in use: ${host.driver}`);
   return out;
 }
 
@@ -141,9 +161,18 @@ export function renderLspci(dev: LspciDevice, options: LspciOptions = {}): strin
   // Capability renderers read fixed offsets; a zero-padded copy keeps them in bounds.
   const padded = new Uint8Array(PCI_CFG_SPACE_EXP_SIZE + 64);
   padded.set(config.subarray(0, PCI_CFG_SPACE_EXP_SIZE));
-  const slot = dev.slot ?? "00:00.0";
+  const shown: Shown = {
+    slot: slotText(dev.slot ?? "0000:00:00.0", options.domain ?? false),
+    verbose,
+    style: Math.min(2, Math.max(0, Math.trunc(options.numeric ?? 0))) as NameStyle,
+    irq: dev.irq ?? d.header.interruptLine,
+    iommuGroup: dev.iommuGroup,
+  };
   const lines =
-    verbose > 0 ? verboseLines(padded, d, slot, verbose, dev.host) : [terseLine(d, slot, 0)];
+    verbose > 0 ? verboseLines(padded, d, shown) : [terseLine(d, shown.slot, 0, shown.style)];
+  // lspci prints the driver lines after the capabilities (-v, which implies them) or after
+  // the summary line (-k alone).
+  if (options.kernel || verbose > 0) lines.push(...(dev.driverLines ?? []));
   if (hexLevel > 0) lines.push(...hexDump(config, hexDumpLength(hexLevel, config.length)));
   if (verbose > 0 || hexLevel > 0) lines.push("");
   return `${lines.join("\n")}\n`;
