@@ -7,16 +7,8 @@
 #include "common.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <time.h>
-
-/* Tells an SMT sibling (or the hypervisor) that this CPU is only waiting. */
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
 
 static int64_t now_ns(void) {
   struct timespec t;
@@ -41,6 +33,8 @@ napi_value vfio_js_spin_until_readable(napi_env env, napi_callback_info info) {
     if (r > 0) return vfio_make_bool(env, true);
     if (r < 0 && errno != EINTR) FAIL("poll");
     if (now_ns() >= deadline) return vfio_make_bool(env, false);
-    cpu_relax();
+    /* On a CPU shared with the peer (or anything else runnable), spinning would keep
+     * the peer from producing the very message we wait for: give it the CPU. */
+    sched_yield();
   }
 }
