@@ -19,7 +19,8 @@ static int64_t now_ns(void) {
 /*
  * spinUntilReadable(fd, usec) -> bool: polls fd with a zero timeout until it is readable
  * (or hung up / in error, which a read then reports) or usec microseconds have passed.
- * Never sleeps and never blocks; always checks at least once.
+ * Never blocks on the fd (it yields the CPU between checks, see below); always checks
+ * at least once.
  */
 napi_value vfio_js_spin_until_readable(napi_env env, napi_callback_info info) {
   FD_ARGS(2);

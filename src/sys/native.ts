@@ -56,7 +56,7 @@ export interface NativeAddon {
   pollStart(w: NativeWatcher, events: number): void;
   pollRef(w: NativeWatcher, on: boolean): void;
   pollClose(w: NativeWatcher): void;
-  /** Busy-waits up to `usec` µs (0..1e6) for fd to be readable or hung up; never sleeps. */
+  /** Busy-waits up to `usec` µs (0..1e6) for fd to be readable or hung up; never blocks. */
   spinUntilReadable(fd: number, usec: number): boolean;
 }
 

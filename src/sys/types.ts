@@ -45,7 +45,7 @@ export interface StreamSocket {
    */
   onWritable(cb: (() => void) | null): void;
   /**
-   * Busy-wait (on this thread, without sleeping) up to `usec` microseconds for the
+   * Busy-wait (on this thread, never blocking) up to `usec` microseconds for the
    * socket to become readable or hung up; true as soon as it is, false once the time
    * is up. Optional: transports that lack it simply do not spin (see pollUs).
    */
