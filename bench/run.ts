@@ -5,9 +5,12 @@
  *
  * Environment:
  *   BENCH_ONLY=a,b        run only cases whose name contains one of these
- *                         (baseline-pingpong[-end], c-client, peer-compare, config-read32, bar0-read32, bar0-write32,
+ *                         (baseline-pingpong[-end], c-client, node-polled, poll-cpu, peer-compare,
+ *                          config-read32, bar0-read32, bar0-write32,
  *                          bar0-posted-write, dma-map-unmap, irq-latency, edu-ops, dma-fd, dma-msg)
  *   BENCH_SCALE=0.1       multiply iteration counts
+ *   BENCH_POLL_US=100     busy-polling time of the polled rows (c-client, node-polled,
+ *                         poll-cpu); 0 leaves them out
  *   BENCH_IRQ=intx        use INTx instead of MSI
  *   BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof"   node options for the server process
  *   BENCH_PEER_SOCKET=/path   also compare with another vfio-user server there (e.g. a C
@@ -26,6 +29,7 @@ import { socketBaseline, socketBaselineEnd } from "./baseline.js";
 import { cClient } from "./cases-c-client.js";
 import { dmaCases } from "./cases-dma.js";
 import { peerComparison } from "./cases-peer.js";
+import { nodePolled, pollCpu } from "./cases-polled.js";
 import { roundTripCases } from "./cases-rt.js";
 import { pinClient, pinServer } from "./pinning.js";
 import { formatTable, writeJson } from "./report.js";
@@ -38,6 +42,8 @@ const RESULTS_DIR = fileURLToPath(new URL("../../bench/results/", import.meta.ur
 const ALL: readonly BenchCase[] = [
   socketBaseline,
   cClient,
+  nodePolled,
+  pollCpu,
   ...roundTripCases,
   peerComparison,
   ...dmaCases,

@@ -200,6 +200,8 @@ NAPI_MODULE_INIT() {
       /* poll.c */
       FN("pollNew", vfio_js_poll_new), FN("pollStart", vfio_js_poll_start),
       FN("pollRef", vfio_js_poll_ref), FN("pollClose", vfio_js_poll_close),
+      /* spin.c */
+      FN("spinUntilReadable", vfio_js_spin_until_readable),
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

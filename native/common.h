@@ -114,6 +114,9 @@ VFIO_BINDING(poll_start);
 VFIO_BINDING(poll_ref);
 VFIO_BINDING(poll_close);
 
+/* spin.c */
+VFIO_BINDING(spin_until_readable);
+
 #pragma GCC visibility pop
 
 #endif

@@ -4,14 +4,25 @@
  * with the system C compiler (cases-c-client.ts) to measure our server, and a peer
  * given by BENCH_PEER_SOCKET, without the Node client in the figures.
  *
- *   vfio-user-timer SOCKET ITERATIONS
+ *   vfio-user-timer SOCKET ITERATIONS [posted]
+ *   vfio-user-timer --echo SOCKET ITERATIONS
+ *   vfio-user-timer --pingpong ITERATIONS
  *
  * Negotiates version 0.1, then times, one request at a time:
  *   - REGION_READ of 4 bytes at offset 0 of the config region (index 7);
- *   - DMA_MAP (no fd, 4 KiB, read/write) followed by DMA_UNMAP of the same window.
+ *   - DMA_MAP (no fd, 4 KiB, read/write) followed by DMA_UNMAP of the same window;
+ *   - with "posted": ITERATIONS 4-byte REGION_WRITEs with NO_REPLY to BAR0 offset 4
+ *     (edu's liveness register) back to back, fenced by one REGION_READ there (the
+ *     server handles commands in order), reported as writes per second.
  * Each is warmed up with ITERATIONS requests first. Prints one JSON line per
  * operation: {"op":..., "n":..., "p50Us":..., "p99Us":...}. Exits 1 with a message on
  * stderr if the server answers anything with an error.
+ *
+ * The floors under every round trip, timed the same way with 16-byte messages:
+ *   --echo: against a server that echoes bytes (bench/echo-server.ts: a bare Node
+ *           process on our sockets and event-loop integration);
+ *   --pingpong: against a forked C child echoing over a socketpair (blocking read and
+ *           write on both ends): the machine's own wake-up floor.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +40,8 @@ enum {
   CMD_DMA_MAP = 2,
   CMD_DMA_UNMAP = 3,
   CMD_REGION_READ = 9,
+  CMD_REGION_WRITE = 10,
+  F_NO_REPLY = 0x10,
   F_TYPE_REPLY = 0x1,
   F_ERROR = 0x20,
   CONFIG_REGION = 7,
@@ -137,6 +150,38 @@ static void dma_pair(void) {
   call(CMD_DMA_UNMAP, &unmap, sizeof unmap);
 }
 
+/* Posted writes: no reply each, one fenced read at the end. */
+static void posted_writes(int n, int report) {
+  struct {
+    struct header h;
+    struct region_access a;
+    uint32_t v;
+  } __attribute__((packed)) w = {{0, CMD_REGION_WRITE, sizeof w, F_NO_REPLY, 0}, {4, 0, 4}, 0};
+  const struct region_access fence = {4, 0, 4};
+  double t0 = now_us();
+  for (int i = 0; i < n; i++) {
+    w.h.id = next_id++;
+    w.v = (uint32_t)i;
+    if (write(sock, &w, sizeof w) != (ssize_t)sizeof w) die("write");
+  }
+  call(CMD_REGION_READ, &fence, sizeof fence);
+  uint32_t last;
+  memcpy(&last, io + sizeof fence, sizeof last);
+  if (last != ~(uint32_t)(n - 1)) {
+    errno = 0;
+    die("the fence read does not see the last posted write");
+  }
+  double us = now_us() - t0;
+  if (report) printf("{\"op\":\"bar0-posted-write\",\"n\":%d,\"opsPerSec\":%.0f}\n", n, n * 1e6 / us);
+}
+
+/* 16-byte round trips on an already connected socket whose far end echoes. */
+static void echo_op(void) {
+  uint8_t b[16] = {1};
+  if (write(sock, b, sizeof b) != (ssize_t)sizeof b) die("write");
+  read_exactly(b, sizeof b);
+}
+
 static void time_op(const char *name, void (*op)(void), int n, double *samples) {
   for (int i = 0; i < n; i++) op();
   for (int i = 0; i < n; i++) {
@@ -147,11 +192,52 @@ static void time_op(const char *name, void (*op)(void), int n, double *samples) 
   report(name, samples, n);
 }
 
-int main(int argc, char **argv) {
-  if (argc != 3 || atoi(argv[2]) <= 0) {
-    fprintf(stderr, "usage: vfio-user-timer SOCKET ITERATIONS\n");
-    return 2;
+static int usage(void) {
+  fprintf(stderr,
+          "usage: vfio-user-timer SOCKET ITERATIONS [posted]\n"
+          "       vfio-user-timer --echo SOCKET ITERATIONS\n"
+          "       vfio-user-timer --pingpong ITERATIONS\n");
+  return 2;
+}
+
+/* The C floor: a forked child echoes 16-byte messages over a socketpair. */
+static int pingpong(int n) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) die("socketpair");
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) {
+    uint8_t b[16];
+    close(sv[0]);
+    for (;;) {
+      ssize_t r = read(sv[1], b, sizeof b);
+      if (r <= 0) _exit(0);
+      if (write(sv[1], b, (size_t)r) != r) _exit(1);
+    }
   }
+  close(sv[1]);
+  sock = sv[0];
+  double *samples = malloc((size_t)n * sizeof *samples);
+  if (!samples) die("malloc");
+  time_op("pingpong", echo_op, n, samples);
+  free(samples);
+  close(sock);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 && argv[1][0] == '-' ? argv[1] : "";
+  if (strcmp(mode, "--pingpong") == 0) {
+    if (argc != 3 || atoi(argv[2]) <= 0) return usage();
+    return pingpong(atoi(argv[2]));
+  }
+  int echo = strcmp(mode, "--echo") == 0;
+  if (echo) {
+    argv++;
+    argc--;
+  }
+  int posted = argc == 4 && strcmp(argv[3], "posted") == 0;
+  if ((argc != 3 && !posted) || (echo && posted) || atoi(argv[2]) <= 0) return usage();
   int n = atoi(argv[2]);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
   if (strlen(argv[1]) >= sizeof addr.sun_path) {
@@ -163,9 +249,18 @@ int main(int argc, char **argv) {
   if (sock < 0) die("socket");
   /* A server just started may have bound its socket file but not be listening yet. */
   for (int tries = 0; connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0; tries++) {
-    if (errno != ECONNREFUSED || tries >= 500) die(argv[1]);
+    if ((errno != ECONNREFUSED && errno != ENOENT) || tries >= 500) die(argv[1]);
     const struct timespec pause = {0, 10 * 1000 * 1000};
     nanosleep(&pause, NULL);
+  }
+
+  if (echo) {
+    double *samples = malloc((size_t)n * sizeof *samples);
+    if (!samples) die("malloc");
+    time_op("echo", echo_op, n, samples);
+    free(samples);
+    close(sock);
+    return 0;
   }
 
   static const char caps[] = "{\"capabilities\":{\"max_msg_fds\":8}}";
@@ -178,6 +273,10 @@ int main(int argc, char **argv) {
   time_op("config-read32", config_read, n, samples);
   time_op("dma-map-unmap", dma_pair, n / 2 > 0 ? n / 2 : 1, samples);
   free(samples);
+  if (posted) {
+    posted_writes(n, 0); /* warm-up */
+    posted_writes(n * 4, 1);
+  }
   close(sock);
   return 0;
 }

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 import { builtinDevices } from "../devices/index.js";
+import { MAX_POLL_US } from "../transport/index.js";
 import { bindCommand, unbindCommand } from "./bind.js";
 import { EXIT_USAGE } from "./cli-error.js";
 import { demoCommand } from "./demo.js";
@@ -16,6 +17,15 @@ import { traceCommand } from "./trace/command.js";
 
 /** Where an action's exit code goes (main.ts sets process.exitCode from it). */
 export type ExitSink = (code: number) => void;
+
+/** --poll-us: microseconds of busy polling after each message, 0 (off) to 1000000. */
+function pollUs(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > MAX_POLL_US) {
+    throw new InvalidArgumentError(`expected an integer from 0 to ${MAX_POLL_US} (microseconds)`);
+  }
+  return n;
+}
 
 function count(_value: string | undefined, previous: number): number {
   return previous + 1;
@@ -86,6 +96,12 @@ export function buildProgram(exit: ExitSink): Command {
       )
         .choices(["map", "sealed"])
         .default("map"),
+    )
+    .option(
+      "--poll-us <usec>",
+      "after each message, spin up to usec µs for the next one instead of sleeping: lower latency, more CPU (0: off)",
+      pollUs,
+      0,
     )
     .addHelpText(
       "after",

@@ -1,5 +1,5 @@
 /**
- * `vfio-ts serve <device> --socket-path PATH | --fd N [--verbose]`: serves one device, one
+ * `vfio-ts serve <device> --socket-path PATH | --fd N [--verbose] [--poll-us N]`: serves one device, one
  * client after another, until SIGINT/SIGTERM; then closes the server, which removes the
  * socket file it created. With --fd, it serves on an inherited socket as the spec's backend
  * program conventions ask: a listening one until a signal, a connected one until that
@@ -28,6 +28,8 @@ export interface ServeOptions {
   readonly dmaLayout?: DmaRwLayout;
   /** Which DMA fds to mmap (see VfioUserServerOptions.dmaFds). */
   readonly dmaFds?: DmaFdPolicy;
+  /** Busy-poll this many µs after each message (see VfioUserServerOptions.pollUs). */
+  readonly pollUs?: number;
 }
 
 function stamp(): string {
@@ -81,6 +83,7 @@ export async function serveCommand(deviceArg: string, opts: ServeOptions): Promi
     verbose: opts.verbose ?? false,
     dmaRwLayout: opts.dmaLayout ?? "spec",
     dmaFds: opts.dmaFds ?? "map",
+    pollUs: opts.pollUs ?? 0,
   });
   const console_ = opts.verbose ? startHostConsole(control, process.stdin, log.info) : undefined;
   const signal = untilSignal();

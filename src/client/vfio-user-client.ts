@@ -13,7 +13,7 @@ import {
 } from "../protocol/index.js";
 import { closeFdsQuietly, connectUnix, UnixSocket } from "../sys/index.js";
 import type { StreamSocket } from "../sys/types.js";
-import { Connection, type Frame } from "../transport/index.js";
+import { Connection, type Frame, MAX_POLL_US } from "../transport/index.js";
 import { DeviceHandle } from "./device-handle.js";
 import { VfioUserBackend, type VfioUserBackendOptions } from "./vfio-user-backend.js";
 
@@ -36,6 +36,11 @@ export interface VfioUserClientOptions {
   requestTimeoutMs?: number;
   /** Timeout of the VERSION handshake in ms; default 10000. */
   handshakeTimeoutMs?: number;
+  /**
+   * Opt-in busy polling: after each reply, spin up to this many µs for the next one
+   * before sleeping in the event loop (see ConnectionOptions.pollUs). Default 0 (off).
+   */
+  pollUs?: number;
 }
 
 /** The smallest max_data_xfer_size we work with: one 64-bit register access. */
@@ -73,15 +78,22 @@ export class VfioUserClient {
   ): Promise<VfioUserClient> {
     const ourXfer = options.maxDataXferSize ?? DEFAULT_OUR_XFER;
     const ourFds = options.maxMsgFds ?? DEFAULT_OUR_FDS;
+    const pollUs = options.pollUs ?? 0;
     if (!Number.isInteger(ourXfer) || ourXfer < MIN_XFER) {
       socket.close();
       await backendExtras.onClose?.();
       throw new VfioError("EINVAL", `maxDataXferSize must be an integer >= ${MIN_XFER}`);
     }
+    if (!Number.isSafeInteger(pollUs) || pollUs < 0 || pollUs > MAX_POLL_US) {
+      socket.close();
+      await backendExtras.onClose?.();
+      throw new VfioError("EINVAL", `pollUs must be an integer in [0, ${MAX_POLL_US}]`);
+    }
     const conn = new Connection(socket, {
       requestTimeoutMs: options.requestTimeoutMs ?? 0,
       maxFds: ourFds,
       maxMessageSize: ourXfer + 4096,
+      pollUs,
     });
     let session: Session;
     try {

@@ -16,23 +16,29 @@ const stderrLogger: Logger = {
 
 /**
  * The body of a small server entry (serve-edu.js and the bench's): builds the device,
- * listens on `--socket <path>`, and exits cleanly on SIGTERM/SIGINT or when the
+ * listens on `--socket <path>` (busy-polling with `--poll-us N`), and exits cleanly on SIGTERM/SIGINT or when the
  * parent that spawned it goes away (its IPC channel disconnects).
  */
 export function runServerMain(build: () => PciDevice, options: VfioUserServerOptions = {}): void {
   const { values } = parseArgs({
-    options: { socket: { type: "string" }, verbose: { type: "boolean", default: false } },
+    options: {
+      socket: { type: "string" },
+      verbose: { type: "boolean", default: false },
+      "poll-us": { type: "string" },
+    },
     strict: false,
   });
   const path = values.socket;
   if (typeof path !== "string" || path === "") {
-    process.stderr.write("usage: node <entry> --socket <path> [--verbose]\n");
+    process.stderr.write("usage: node <entry> --socket <path> [--verbose] [--poll-us N]\n");
     process.exit(2);
   }
   const device = build();
   const verbose = values.verbose === true;
+  const pollUs = values["poll-us"];
   const server = new VfioUserServer(device, {
     ...options,
+    ...(typeof pollUs === "string" ? { pollUs: Number(pollUs) } : {}),
     ...(verbose ? { logger: stderrLogger, verbose } : {}),
   });
   let stopping = false;

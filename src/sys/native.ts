@@ -57,6 +57,8 @@ export interface NativeAddon {
   pollStart(w: NativeWatcher, events: number): void;
   pollRef(w: NativeWatcher, on: boolean): void;
   pollClose(w: NativeWatcher): void;
+  /** Busy-waits up to `usec` µs (0..1e6) for fd to be readable or hung up; never blocks. */
+  spinUntilReadable(fd: number, usec: number): boolean;
 }
 
 let addon: NativeAddon | undefined;

@@ -64,6 +64,10 @@ export class UnixSocket implements StreamSocket {
     this.#own.poller().onWritable(cb);
   }
 
+  spinUntilReadable(usec: number): boolean {
+    return this.#addon.spinUntilReadable(this.#own.open("poll"), usec);
+  }
+
   /** Let this socket's polling keep the process alive (the default). */
   ref(): void {
     this.#own.ref();

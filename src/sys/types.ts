@@ -17,7 +17,7 @@ export interface Received {
 
 /**
  * A connected, non-blocking AF_UNIX SOCK_STREAM socket.
- * Readiness comes from the Node event loop (uv_poll); nothing busy-polls.
+ * Readiness comes from the Node event loop (uv_poll); only spinUntilReadable busy-polls.
  */
 export interface StreamSocket {
   readonly fd: number;
@@ -44,6 +44,12 @@ export interface StreamSocket {
    * writability is no longer watched unless `cb` (or anyone) calls onWritable again.
    */
   onWritable(cb: (() => void) | null): void;
+  /**
+   * Busy-wait (on this thread, never blocking) up to `usec` microseconds for the
+   * socket to become readable or hung up; true as soon as it is, false once the time
+   * is up. Optional: transports that lack it simply do not spin (see pollUs).
+   */
+  spinUntilReadable?(usec: number): boolean;
   /** Stop polling and close the fd. Idempotent. */
   close(): void;
   /** Give up ownership of the fd (stops polling, does not close); returns it. */

@@ -1,5 +1,6 @@
 /** The transport layer: framed vfio-user messages with fds over UNIX stream sockets. */
 
+export { BusyPoll, checkPollUs, MAX_POLL_US } from "./busy-poll.js";
 export { Connection } from "./connection.js";
 export type {
   ConnectionEvents,

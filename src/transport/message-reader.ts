@@ -7,6 +7,7 @@ import {
 } from "../protocol/constants.js";
 import type { Header } from "../protocol/header.js";
 import type { Received, StreamSocket } from "../sys/types.js";
+import { BusyPoll, checkPollUs } from "./busy-poll.js";
 import { closeFds } from "./fds.js";
 import { EMPTY_BODY, type Frame, NO_FDS } from "./frame.js";
 import {
@@ -36,6 +37,8 @@ export interface ReceivedFrame extends Frame {
 export interface ReaderOptions extends Partial<Limits> {
   /** Size of each receive slab; default 64 KiB. Messages over a quarter of it get their own buffer. */
   slabSize?: number;
+  /** Busy-poll the socket this many µs after each wake-up (see BusyPoll); default 0, off. */
+  pollUs?: number;
 }
 
 const DEFAULT_SLAB_SIZE = 64 * 1024;
@@ -95,7 +98,11 @@ export class MessageReader {
   private state = IDLE;
   /** Flow control: no more recvs until resume() (see pause()). */
   private paused = false;
-  private readonly readableCb = (): void => this.readSome();
+  private readonly busy: BusyPoll | null;
+  private readonly readableCb = (): void => {
+    this.busy?.woke();
+    this.readPolled();
+  };
 
   constructor(socket: StreamSocket, sink: FrameSink, options: ReaderOptions = {}) {
     checkLimits(options);
@@ -112,6 +119,12 @@ export class MessageReader {
     this.bigThreshold = slabSize >>> 2;
     this.minFree = Math.min(2048, slabSize >>> 3);
     this.slab = new Uint8Array(slabSize);
+    this.busy = BusyPoll.create(
+      socket,
+      checkPollUs(options.pollUs),
+      () => this.readPolled(),
+      () => this.state === READING && !this.paused,
+    );
   }
 
   /** Start polling the socket for messages. */
@@ -161,6 +174,12 @@ export class MessageReader {
       this.maxFds = limits.maxFds;
       this.recvFds = Math.min(limits.maxFds + 1, MAX_FDS_PER_MESSAGE);
     }
+  }
+
+  /** Receive what is there; then, with pollUs, spin for what comes next. */
+  private readPolled(): void {
+    this.readSome();
+    this.busy?.afterRead();
   }
 
   private readSome(): void {

@@ -107,6 +107,9 @@ describe("vfio-ts command line", { concurrency: true }, () => {
     const bad = await run(["serve", "edu", "--socket", tmp.path("y.sock"), "--dma-layout", "v2"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--dma-layout.*v2.*Allowed choices are spec, qemu/);
+    const poll = await run(["serve", "edu", "--socket", tmp.path("z.sock"), "--poll-us", "-5"]);
+    assert.equal(poll.code, 2);
+    assert.match(poll.stderr, /--poll-us.*expected an integer from 0 to 1000000/);
   });
 
   it("lspci: a missing socket says there is no server", async () => {
