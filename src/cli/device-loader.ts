@@ -1,8 +1,7 @@
 /**
  * Resolves the <device> argument of `vfio-ts serve`: a built-in device by name,
  * or a JavaScript module whose default export is a DeviceDefinition, a PciDevice,
- * a built-in-style instance ({ definition, bind }), or a (possibly async) factory
- * returning any of those.
+ * or a (possibly async) factory returning either.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -23,11 +22,6 @@ export interface LoadedDevice {
   readonly source: string;
 }
 
-interface InstanceLike {
-  definition: DeviceDefinition;
-  bind(host: PciDevice): unknown;
-}
-
 function isDefinition(v: unknown): v is DeviceDefinition {
   const d = v as Partial<DeviceDefinition> | null;
   return (
@@ -36,16 +30,6 @@ function isDefinition(v: unknown): v is DeviceDefinition {
     typeof d.vendorId === "number" &&
     typeof d.deviceId === "number" &&
     typeof d.classCode === "number"
-  );
-}
-
-function isInstance(v: unknown): v is InstanceLike {
-  const i = v as Partial<InstanceLike> | null;
-  return (
-    typeof i === "object" &&
-    i !== null &&
-    isDefinition(i.definition) &&
-    typeof i.bind === "function"
   );
 }
 
@@ -58,11 +42,6 @@ export async function deviceFromExport(exported: unknown, what: string): Promise
   let v = exported;
   if (typeof v === "function") v = await (v as () => unknown)();
   if (v instanceof PciDevice) return v;
-  if (isInstance(v)) {
-    const device = createDevice(v.definition);
-    v.bind(device);
-    return device;
-  }
   if (isDefinition(v)) return createDevice(v);
   throw new CliError(
     `${what}: the default export is not a device (expected a DeviceDefinition with vendorId, ` +

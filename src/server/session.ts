@@ -287,7 +287,7 @@ export class ClientSession {
         `write_multiple ${session.writeMultiple}, twin_socket ${session.twinSocket})`,
     );
     try {
-      core.def.onAttach?.(info);
+      core.def.onAttach?.(info, core.context);
     } catch (err) {
       this.#cfg.log.warn(`${core.name}: onAttach threw: ${(err as Error)?.message ?? err}`);
     }
@@ -350,7 +350,7 @@ export class ClientSession {
     try {
       core.irqs.detachClient();
       await core.dma.detach();
-      if (this.#negotiated !== undefined) core.def.onDetach?.();
+      if (this.#negotiated !== undefined) core.def.onDetach?.(core.context);
     } catch (e) {
       this.#cfg.log.error(`${this.peer}: cleanup failed: ${(e as Error)?.message ?? e}`);
     } finally {

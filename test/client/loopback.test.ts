@@ -107,6 +107,7 @@ describe("loopback backend (in-process device, no socket)", () => {
 
   it("an MSI-X vector raised by the device reaches the right iterator", async () => {
     await withLoopback(async (h, d) => {
+      await h.config.enableBusMaster(); // MSI-X messages are memory writes
       const vecs = await h.irqs.enable(VFIO_PCI_MSIX_IRQ_INDEX);
       assert.equal(vecs.length, 4);
       d.dev.irq.trigger(2);
@@ -121,6 +122,7 @@ describe("loopback backend (in-process device, no socket)", () => {
         owner: new IommuOwner({ memlockLimit: "infinity", pasids: new PasidAllocator() }),
       });
       try {
+        await h.config.enableBusMaster();
         await container.attach(h);
         const buf = await container.allocateBuffer(8192);
         await d.dev.dma.write(buf.iova + 16n, Uint8Array.of(1, 2, 3));

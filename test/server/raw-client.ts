@@ -128,6 +128,14 @@ export class RawClient {
     return d[0]! | (d[1]! << 8);
   }
 
+  /**
+   * Sets PCI_COMMAND_MASTER (config region 7): the device may DMA and send MSI/MSI-X
+   * only while it is set, as a driver's pci_set_master() allows.
+   */
+  async enableBusMaster(): Promise<void> {
+    await this.write16(7, 0x04, (await this.read16(7, 0x04)) | 0x4);
+  }
+
   close(): void {
     this.conn.close();
   }

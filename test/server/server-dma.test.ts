@@ -52,6 +52,7 @@ describe("server: DMA (device in another process)", () => {
   before(async () => {
     dev = await startDevice();
     c = await RawClient.connect(dev.path);
+    await c.enableBusMaster();
     mem = MemFd.create("guest-ram", A_SIZE);
     guest = mem.map(0, A_SIZE);
     g = new Uint8Array(guest);
@@ -190,6 +191,7 @@ describe("server: DMA (device in another process)", () => {
     c.close();
     await c.closed();
     c = await RawClient.connect(dev.path, { capabilities: { maxDataXferSize: 4096 } });
+    await c.enableBusMaster();
     const bytes = new Uint8Array(0x3000).map((_, i) => (i * 7) & 0xff);
     c.windows.push({ iova: 0x700000n, bytes });
     await map(c, 0x700000n, 0x3000);
@@ -205,6 +207,7 @@ describe("server: DMA with QEMU's 32-bit DMA_READ/WRITE count", () => {
   it("speaks the qemu layout when configured for it", async () => {
     const dev = await startDevice(["--qemu-layout"]);
     const c = await RawClient.connect(dev.path, { dmaRwLayout: "qemu" });
+    await c.enableBusMaster();
     try {
       const bytes = new Uint8Array(0x1000).map((_, i) => 255 - (i & 0xff));
       c.windows.push({ iova: 0x10000n, bytes });

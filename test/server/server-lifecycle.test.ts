@@ -102,6 +102,7 @@ describe("server: clients come and go (device in another process)", () => {
     });
     assert.equal(c.negotiated?.capabilities?.twinSocket?.supported, true);
     assert.equal(c.twinFds.length, 1);
+    await c.enableBusMaster();
     const efds = Array.from({ length: 8 }, () => EventFd.create());
     await c.call(
       Command.VFIO_USER_DEVICE_SET_IRQS,
@@ -162,6 +163,7 @@ describe("server: clients come and go (device in another process)", () => {
     slow.close();
 
     const dmaing = await RawClient.connect(dev.path);
+    await dmaing.enableBusMaster();
     dmaing.windows.push({ iova: 0x200000n, bytes: new Uint8Array(0x1000) });
     dmaing.hold = new Promise(() => {}); // never answers DMA_READ
     await dmaing.call(Command.VFIO_USER_DMA_MAP, {
