@@ -155,13 +155,11 @@ function dataCodec(isRequest: boolean): BodyCodec<RegionData> {
 }
 
 export const regionReadCodec: CommandCodec<RegionReadRequest, RegionReadReply> = {
-  name: "REGION_READ",
   request: accessCodec(true),
   reply: dataCodec(false),
 };
 
 export const regionWriteCodec: CommandCodec<RegionWriteRequest, RegionWriteReply> = {
-  name: "REGION_WRITE",
   request: dataCodec(true),
   reply: accessCodec(false),
 };

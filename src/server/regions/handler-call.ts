@@ -151,9 +151,4 @@ function isThenable<T>(v: unknown): v is PromiseLike<T> {
   );
 }
 
-/** Little-endian value of up to 8 bytes, for handlers that want a number. */
-export function leValue(data: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = data.byteLength - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[i]!);
-  return v;
-}
+export { leValue } from "../../le.js";
