@@ -1,8 +1,8 @@
 /**
- * `vfio-ts demo`: the edu driver demo (src/drivers/edu): an edu server in a child
- * process, driven end to end over vfio-user.
+ * `vfio-ts demo`: the edu driver (src/drivers/edu) against an edu server in a child
+ * process, driven end to end over vfio-user (src/harness).
  */
-import { demoSucceeded, formatDemoReport, runDemo } from "../drivers/edu/index.js";
+import { demoSucceeded, formatDemoReport, runDemo } from "../harness/index.js";
 import { EXIT_FAILURE, EXIT_OK } from "./cli-error.js";
 
 export async function demoCommand(): Promise<number> {

@@ -1,4 +1,3 @@
 /** Sample user-level drivers, written against the driver SDK (src/client). */
 export * from "./edu/index.js";
 export { type LatencySummary, measureLatency, summarizeLatency } from "./latency.js";
-export { ServerProcess, type ServerProcessOptions } from "./server-process.js";

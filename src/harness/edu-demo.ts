@@ -1,12 +1,12 @@
 import { fileURLToPath } from "node:url";
-import { VfioUserClient } from "../../client/index.js";
-import { hexDigits as hex } from "../../hex.js";
-import { type LatencySummary, measureLatency } from "../latency.js";
-import { ServerProcess } from "../server-process.js";
-import { type DmaRoundTrip, dmaRoundTrip } from "./dma-roundtrip.js";
-import { EduDriver, type EduIdentity } from "./driver.js";
-import type { EduIrqCounts, EduIrqMode } from "./interrupts.js";
-import { DMA_BUF_SIZE, EDU_BAR, REG_ID } from "./regs.js";
+import { VfioUserClient } from "../client/index.js";
+import { type DmaRoundTrip, dmaRoundTrip } from "../drivers/edu/dma-roundtrip.js";
+import { EduDriver, type EduIdentity } from "../drivers/edu/driver.js";
+import type { EduIrqCounts, EduIrqMode } from "../drivers/edu/interrupts.js";
+import { DMA_BUF_SIZE, EDU_BAR, REG_ID } from "../drivers/edu/regs.js";
+import { type LatencySummary, measureLatency } from "../drivers/latency.js";
+import { hexDigits as hex } from "../hex.js";
+import { ServerProcess } from "./server-process.js";
 
 /** The serve-edu entry compiled next to this file. */
 export const SERVE_EDU_ENTRY = fileURLToPath(new URL("./serve-edu.js", import.meta.url));

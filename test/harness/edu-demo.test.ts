@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { factorial32, formatDemoReport, runDemo } from "../../src/drivers/edu/demo.js";
+import { factorial32, formatDemoReport, runDemo } from "../../src/harness/edu-demo.js";
 
 function processGone(pid: number): boolean {
   try {
