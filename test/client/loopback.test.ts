@@ -5,12 +5,10 @@ import type { DeviceHandle } from "../../src/client/device-handle.js";
 import { IommuOwner } from "../../src/client/iommu-owner.js";
 import { openLoopback } from "../../src/client/loopback.js";
 import { VFIO_PCI_MSIX_IRQ_INDEX } from "../../src/client/vfio-abi.js";
-import { VfioError } from "../../src/errors.js";
 import { PasidAllocator } from "../../src/iommu/index.js";
 import { PCI_CAP_ID_EXP, PCI_CAP_ID_MSIX, PCI_EXT_CAP_ID_DSN } from "../../src/pci/regs.js";
 import { createDevice, type PciDevice } from "../../src/server/index.js";
-
-const isCode = (code: string) => (e: unknown) => e instanceof VfioError && e.code === code;
+import { isCode } from "../helpers/errors.js";
 
 function makeDevice() {
   const regs = new Uint8Array(256);
