@@ -177,7 +177,9 @@ describe("server: DMA (device in another process)", () => {
     const u = unmap(c, 0x600000n, 0x1000).then(() => {
       unmapped = true;
     });
-    await new Promise((r) => setTimeout(r, 40));
+    // The device's onDmaUnmap ran: the server has the DMA_UNMAP and the window is gone
+    // from its IOMMU. Its reply can only follow our DMA_READ reply, still held here.
+    await dev.waitOutput(/dma-unmap 0x600000\n/g);
     assert.equal(unmapped, false, "DMA_UNMAP is not answered while the read is in flight");
     c.hold = undefined;
     release();
