@@ -149,12 +149,4 @@ export function fakeHost(dmaBase = 0x10000n, dmaSize = 0x4000): FakeHost {
 }
 
 /** `value` as `size` little-endian bytes. */
-export function le(value: number | bigint, size: number): Uint8Array {
-  let v = BigInt.asUintN(size * 8, BigInt(value));
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
+export { leBytes as le } from "../../src/le.js";

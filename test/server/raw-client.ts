@@ -1,3 +1,4 @@
+import { toLE } from "../../src/le.js";
 /**
  * A bare vfio-user client for server tests, built directly on src/protocol and
  * src/transport (deliberately not the client SDK): it sends exactly what a test says,
@@ -196,8 +197,5 @@ export class RawClient {
   }
 }
 
-export function le(value: number, size: number): Uint8Array {
-  const b = new Uint8Array(size);
-  for (let i = 0; i < size; i++) b[i] = Math.floor(value / 256 ** i) & 0xff;
-  return b;
-}
+/** `value` as `size` little-endian bytes. */
+export const le = toLE;
