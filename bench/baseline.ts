@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { summarizeLatency } from "../src/drivers/index.js";
-import { ServerProcess } from "../src/drivers/server-process.js";
+import { ServerProcess } from "../src/harness/server-process.js";
 import type { UnixSocket } from "../src/sys/index.js";
 import { pinServer } from "./pinning.js";
 import { type BenchCase, type BenchResult, iters } from "./types.js";

@@ -7,7 +7,7 @@
  * Registers (8 bytes each): IOVA, LENGTH, ITERATIONS; writing OP runs the operation
  * (the write is answered when it is done) and ELAPSED_NS / STATUS tell how it went.
  */
-import type { DeviceRegionDefinition, PciDevice } from "../src/server/index.js";
+import type { DeviceDma, DeviceRegionDefinition } from "../src/server/index.js";
 
 export const BENCH_REGION_INDEX = 9;
 export const BENCH_REGION_TYPE = (0x80000000 | 0x1234) >>> 0;
@@ -35,8 +35,8 @@ export const BenchOp = {
   DMA_WRITE: 5,
 } as const;
 
-/** The engine's region; `device()` is the PciDevice once built (for its dma). */
-export function benchEngineRegion(device: () => PciDevice): DeviceRegionDefinition {
+/** The engine's region; it DMAs through the context its write handler receives. */
+export function benchEngineRegion(): DeviceRegionDefinition {
   const regs = { iova: 0n, length: 0n, iterations: 0n, elapsed: 0n, status: 0n };
   let local = new Uint8Array(0);
   let local2 = new Uint8Array(0);
@@ -50,8 +50,7 @@ export function benchEngineRegion(device: () => PciDevice): DeviceRegionDefiniti
       local2 = new Uint8Array(ab, n + 64, n);
     }
   };
-  async function run(op: number): Promise<void> {
-    const dma = device().dma;
+  async function run(dma: DeviceDma, op: number): Promise<void> {
     const n = Number(regs.length);
     const iters = Number(regs.iterations);
     buffers(n);
@@ -101,7 +100,7 @@ export function benchEngineRegion(device: () => PciDevice): DeviceRegionDefiniti
           return 0n;
       }
     },
-    write: async (offset, data) => {
+    write: async (offset, data, dev) => {
       if (data.byteLength !== 8) return;
       const v = new DataView(data.buffer, data.byteOffset, 8).getBigUint64(0, true);
       if (offset === BENCH_REG_IOVA) regs.iova = v;
@@ -111,7 +110,7 @@ export function benchEngineRegion(device: () => PciDevice): DeviceRegionDefiniti
         regs.status = 0n;
         regs.elapsed = 0n;
         try {
-          await run(Number(v));
+          await run(dev.dma, Number(v));
         } catch {
           // Reported through STATUS: the bench prints "failed" rather than a number.
           regs.status = 1n;

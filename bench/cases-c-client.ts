@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { ServerProcess } from "../src/drivers/index.js";
+import { ServerProcess } from "../src/harness/index.js";
 import { buildTimer } from "./c-client/build.js";
 import { benchRounds, median, peerConfig, startPeer } from "./peer.js";
 import { pinServer } from "./pinning.js";

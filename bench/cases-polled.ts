@@ -10,7 +10,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { Container, IommuOwner, VfioUserClient } from "../src/client/index.js";
-import { eduRegs, freeIova, measureLatency, ServerProcess } from "../src/drivers/index.js";
+import { eduRegs, freeIova, measureLatency } from "../src/drivers/index.js";
+import { ServerProcess } from "../src/harness/index.js";
 import { cpuSeconds } from "./cpu-time.js";
 import { benchRounds, median } from "./peer.js";
 import { pinServer } from "./pinning.js";

@@ -24,7 +24,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { Container, IommuOwner, VfioUserClient } from "../src/client/index.js";
-import { EduDriver, type EduIrqMode, ServerProcess } from "../src/drivers/index.js";
+import { EduDriver, type EduIrqMode } from "../src/drivers/index.js";
+import { ServerProcess } from "../src/harness/index.js";
 import { socketBaseline, socketBaselineEnd } from "./baseline.js";
 import { cClient } from "./cases-c-client.js";
 import { dmaCases } from "./cases-dma.js";

@@ -5,7 +5,7 @@ import { createDevice } from "vfio-ts";
 export default function counterDevice() {
   let count = 0;
   let sum = 0n;
-  const dev = createDevice({
+  return createDevice({
     name: "counter",
     vendorId: 0x1b36,
     deviceId: 0x0042,
@@ -20,7 +20,8 @@ export default function counterDevice() {
           if (offset === 0x10) return sum;
           return 0;
         },
-        async write(offset, data) {
+        // `dev` is the device itself: its interrupts, DMA, config space and log.
+        async write(offset, data, dev) {
           const value = new DataView(data.buffer, data.byteOffset).getUint32(0, true);
           if (offset === 0x8) {
             count += value;
@@ -40,5 +41,4 @@ export default function counterDevice() {
       count = 0;
     },
   });
-  return dev;
 }

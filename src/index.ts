@@ -20,12 +20,15 @@ export * as server from "./server/index.js";
 // The device SDK. Two of its type names are also client names; here they are prefixed.
 export {
   type BarDefinition,
+  BusMasterDisabledError,
   type ClientInfo,
   createDevice,
   type DeviceConfig,
+  type DeviceContext,
   type DeviceDefinition,
   type DeviceDma,
   type DeviceIrqs as DeviceSideIrqs,
+  type DeviceLog,
   type DeviceRegionDefinition,
   type DmaWindowInfo,
   debuglogLogger,

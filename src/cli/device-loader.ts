@@ -1,8 +1,7 @@
 /**
  * Resolves the <device> argument of `vfio-ts serve`: a built-in device by name,
  * or a JavaScript module whose default export is a DeviceDefinition, a PciDevice,
- * a built-in-style instance ({ definition, bind }), or a (possibly async) factory
- * returning any of those.
+ * or a (possibly async) factory returning either.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -29,11 +28,6 @@ export interface LoadedDevice {
   readonly source: string;
 }
 
-interface InstanceLike {
-  definition: DeviceDefinition;
-  bind(host: PciDevice): unknown;
-}
-
 function isDefinition(v: unknown): v is DeviceDefinition {
   const d = v as Partial<DeviceDefinition> | null;
   return (
@@ -42,16 +36,6 @@ function isDefinition(v: unknown): v is DeviceDefinition {
     typeof d.vendorId === "number" &&
     typeof d.deviceId === "number" &&
     typeof d.classCode === "number"
-  );
-}
-
-function isInstance(v: unknown): v is InstanceLike {
-  const i = v as Partial<InstanceLike> | null;
-  return (
-    typeof i === "object" &&
-    i !== null &&
-    isDefinition(i.definition) &&
-    typeof i.bind === "function"
   );
 }
 
@@ -93,11 +77,6 @@ export async function deviceFromExport(exported: unknown, what: string): Promise
     if (typeof v === "function") v = await (v as () => unknown)();
     // isPciDevice, not instanceof: the module may use another copy of vfio-ts than this CLI.
     if (isPciDevice(v)) return v;
-    if (isInstance(v)) {
-      const device = createDevice(v.definition);
-      v.bind(device);
-      return device;
-    }
     if (isDefinition(v)) return createDevice(v);
   } catch (err) {
     throw new CliError(

@@ -8,7 +8,7 @@ import { builtinDevices } from "../devices/index.js";
 import { MAX_POLL_US } from "../transport/index.js";
 import { bindCommand, unbindCommand } from "./bind.js";
 import { EXIT_USAGE } from "./cli-error.js";
-import { demoCommand } from "./demo.js";
+import { type DemoCommandOptions, demoCommand } from "./demo.js";
 import { type LspciCommandOptions, lspciCommand } from "./lspci/command.js";
 import { parseIdFilter, parseSlotAddress, parseSlotFilter } from "./lspci/select.js";
 import { registerNvmeCommand } from "./nvme.js";
@@ -172,9 +172,17 @@ export function buildProgram(exit: ExitSink): Command {
 
   program
     .command("demo")
-    .description("run the edu driver demo: an edu server in a child process, driven end to end")
-    .action(async () => {
-      exit(await demoCommand());
+    .description(
+      "run the edu driver end to end: against an edu server in a child process (default), " +
+        "an edu model in this process (--loopback), or a real edu through /dev/vfio (--device)",
+    )
+    .option("--loopback", "the edu model in this process, over the loopback backend", false)
+    .option(
+      "--device <bdf>",
+      "an edu bound to vfio-pci (e.g. QEMU's -device edu), through the kernel",
+    )
+    .action(async (opts: DemoCommandOptions) => {
+      exit(await demoCommand(opts));
     });
 
   return program;

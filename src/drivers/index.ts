@@ -2,4 +2,3 @@
 export * from "./edu/index.js";
 export { type LatencySummary, measureLatency, summarizeLatency } from "./latency.js";
 export * as nvme from "./nvme/index.js";
-export { ServerProcess, type ServerProcessOptions } from "./server-process.js";

@@ -58,7 +58,6 @@ export interface BodyCodec<T> {
 
 /** Both directions of a command, plus the argsz rule of its reply. */
 export interface CommandCodec<Req, Rep> {
-  readonly name: string;
   readonly request: BodyCodec<Req>;
   readonly reply: BodyCodec<Rep>;
   /**
@@ -122,9 +121,7 @@ export function expectNoWrap(r: Reader, start: bigint, len: bigint, what: string
   if (start + len > U64_END) r.fail(`${what} [${start}, +${len}) wraps past 2^64`);
 }
 
-export function isPowerOfTwo(v: bigint): boolean {
-  return v > 0n && (v & (v - 1n)) === 0n;
-}
+export { isPowerOfTwo } from "../bits.js";
 
 /**
  * Bytes of a dirty bitmap covering `length` bytes at `pageSize` granularity: one bit per

@@ -32,8 +32,20 @@ export type CommandId = (typeof Command)[CommandName];
 const commandNames = new Map<number, CommandName>(
   Object.entries(Command).map(([k, v]) => [v, k as CommandName]),
 );
+/** The spec's name of a command ("VFIO_USER_DMA_MAP"), or UNKNOWN(n). */
 export function commandName(cmd: number): string {
   return commandNames.get(cmd) ?? `UNKNOWN(${cmd})`;
+}
+
+const commandLabels = new Map<number, string>(
+  Object.entries(Command).map(([k, v]) => [v, k.slice("VFIO_USER_".length)]),
+);
+/**
+ * The short name of a command for messages and logs ("DMA_MAP"), or "command n".
+ * Derived from `Command`, like commandName: the one table of command names.
+ */
+export function commandLabel(cmd: number): string {
+  return commandLabels.get(cmd) ?? `command ${cmd}`;
 }
 export function isKnownCommand(cmd: number): cmd is CommandId {
   return commandNames.has(cmd);

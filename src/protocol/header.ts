@@ -1,3 +1,4 @@
+import { getU16, getU32, setU16, setU32 } from "../le.js";
 import {
   HEADER_SIZE,
   VFIO_USER_F_ERROR,
@@ -36,51 +37,74 @@ export function isErrorReply(h: Header): boolean {
 }
 
 /**
- * Decode the header at `buf[0..16)`. Validates only what the header alone can tell:
- * the size covers at least the header and the type is command or reply.
+ * A message size the header may carry: at least the header itself. The transport
+ * calls this as soon as the size is known (it frames by it), decodeHeader again.
+ * A violation is EPROTO: no reply can be addressed inside a stream that lost framing.
  */
-export function decodeHeader(buf: Uint8Array): Header {
-  if (buf.byteLength < HEADER_SIZE) {
+export function checkMessageSize(size: number): void {
+  if (size < HEADER_SIZE) {
     throw new ProtocolError(
-      "EINVAL",
-      `message of ${buf.byteLength} bytes is shorter than the 16-byte header`,
+      "EPROTO",
+      `framing violation: message size ${size} is less than the 16-byte header`,
     );
   }
-  const dv = new DataView(buf.buffer, buf.byteOffset, HEADER_SIZE);
-  const h: Header = {
-    id: dv.getUint16(0, true),
-    command: dv.getUint16(2, true),
-    size: dv.getUint32(4, true),
-    flags: dv.getUint32(8, true),
-    error: dv.getUint32(12, true),
-  };
-  if (h.size < HEADER_SIZE) {
-    throw new ProtocolError("EINVAL", `header message size ${h.size} is less than 16`);
+}
+
+/**
+ * The message size of a (possibly partial) message at `buf[offset..]`, which must
+ * hold at least 8 bytes. Does not validate it (see checkMessageSize).
+ */
+export function peekMessageSize(buf: Uint8Array, offset = 0): number {
+  return getU32(buf, offset + 4);
+}
+
+/**
+ * Decode the header at `buf[offset..offset+16)`: the one header decoder, used by the
+ * transport on every received message and by decodeMessage. Validates what the
+ * header alone can tell, each fault with EPROTO (the stream cannot be trusted past
+ * it): 16 bytes present, the size covers the header, the type is command or reply.
+ */
+export function decodeHeader(buf: Uint8Array, offset = 0): Header {
+  if (buf.byteLength - offset < HEADER_SIZE) {
+    throw new ProtocolError(
+      "EPROTO",
+      `message of ${buf.byteLength - offset} bytes is shorter than the 16-byte header`,
+    );
   }
-  const type = h.flags & VFIO_USER_F_TYPE_MASK;
+  const id = getU16(buf, offset);
+  const size = getU32(buf, offset + 4);
+  checkMessageSize(size);
+  const flags = getU32(buf, offset + 8);
+  const type = flags & VFIO_USER_F_TYPE_MASK;
   if (type !== VFIO_USER_F_TYPE_COMMAND && type !== VFIO_USER_F_TYPE_REPLY) {
-    throw new ProtocolError("EINVAL", `header message type ${type} is neither command nor reply`);
+    throw new ProtocolError(
+      "EPROTO",
+      `protocol violation: message id ${id} has type ${type}, neither command nor reply`,
+    );
   }
-  return h;
+  return { id, command: getU16(buf, offset + 2), size, flags, error: getU32(buf, offset + 12) };
 }
 
 /** Write a header into `buf[0..16)`. */
 export function encodeHeader(buf: Uint8Array, h: Header): void {
-  const dv = new DataView(buf.buffer, buf.byteOffset, HEADER_SIZE);
-  dv.setUint16(0, h.id & 0xffff, true);
-  dv.setUint16(2, h.command & 0xffff, true);
-  dv.setUint32(4, h.size >>> 0, true);
-  dv.setUint32(8, h.flags >>> 0, true);
-  dv.setUint32(12, h.error >>> 0, true);
+  writeHeader(buf, h.id, h.command, h.size, h.flags, h.error);
 }
 
-/** Peek the message size of a (possibly partial) buffer holding at least 8 bytes. */
-export function peekMessageSize(buf: Uint8Array, offset = 0): number {
-  return (
-    (buf[offset + 4]! |
-      (buf[offset + 5]! << 8) |
-      (buf[offset + 6]! << 16) |
-      (buf[offset + 7]! << 24)) >>>
-    0
-  );
+/**
+ * Write the header fields into `b[0..16)`, little-endian, each truncated to its width:
+ * the one header encoder, also used directly by the transport's writer (no object).
+ */
+export function writeHeader(
+  b: Uint8Array,
+  id: number,
+  command: number,
+  size: number,
+  flags: number,
+  error: number,
+): void {
+  setU16(b, 0, id & 0xffff);
+  setU16(b, 2, command & 0xffff);
+  setU32(b, 4, size >>> 0);
+  setU32(b, 8, flags >>> 0);
+  setU32(b, 12, error >>> 0);
 }

@@ -2,6 +2,7 @@ import type { BodyCodec, DecodeOptions, EncodeOptions } from "./codec.js";
 import { decodeBody, decodeContext } from "./codec.js";
 import {
   type CommandId,
+  commandLabel,
   commandName,
   HEADER_SIZE,
   isKnownCommand,
@@ -139,7 +140,6 @@ export function decodeFrame(
     withHeader(new ProtocolError("ENOSYS", `unknown command ${commandName(command)}`), header);
   }
   const codec = CODECS[command] as {
-    name: string;
     request: BodyCodec<unknown>;
     reply: BodyCodec<unknown>;
   };
@@ -152,10 +152,10 @@ export function decodeFrame(
       return { kind: "error", header, command, errno: header.error };
     }
     if (isReply(header)) {
-      const b = decodeBody(codec.reply, codec.name, "reply", body, ctx);
+      const b = decodeBody(codec.reply, commandLabel(command), "reply", body, ctx);
       return { kind: "reply", header, command, body: b } as DecodedReply;
     }
-    const b = decodeBody(codec.request, codec.name, "request", body, ctx);
+    const b = decodeBody(codec.request, commandLabel(command), "request", body, ctx);
     return { kind: "request", header, command, body: b } as DecodedRequest;
   } catch (err) {
     return withHeader(err, header);

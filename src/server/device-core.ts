@@ -7,9 +7,12 @@ import {
   PCI_COMMAND,
   PCI_COMMAND_INTX_DISABLE,
   PCI_COMMAND_IO,
+  PCI_COMMAND_MASTER,
   PCI_COMMAND_MEMORY,
 } from "../pci/index.js";
-import type { DeviceDefinition } from "./device.js";
+import type { DeviceContext, DeviceDefinition } from "./device.js";
+import { makeDeviceContext } from "./device-context.js";
+import { deviceDmaFacade } from "./device-dma.js";
 import { DmaController } from "./dma.js";
 import { type EventFdWrapper, IrqController } from "./irqs/irq-controller.js";
 import type { VectorRegisters } from "./irqs/vectors.js";
@@ -36,7 +39,10 @@ export class DeviceCore {
   readonly config: ConfigSpace;
   readonly regions: readonly Region[];
   readonly irqs: IrqController;
+  /** The framework's side of DMA (attach, map, unmap); device code gets `context.dma`. */
   readonly dma: DmaController;
+  /** What every device callback receives. */
+  readonly context: DeviceContext;
   readonly msixTable: MsixTable | undefined;
   readonly #memories: readonly (SharedMemory | undefined)[];
   readonly #built: BuiltRegions;
@@ -60,13 +66,19 @@ export class DeviceCore {
       msixTable: this.msixTable,
       msiRegisters: this.#msiRegisters(),
       onIntxAsserted: (a) => this.config.setIntxAsserted(a),
+      busMaster: () => this.config.busMasterEnabled,
     });
     this.irqs.setIntxDisabled(this.config.intxDisabled);
     this.dma = new DmaController({
-      onMap: (w) => this.#callback("onDmaMap", () => def.onDmaMap?.(w)),
-      onUnmap: (w) => this.#callback("onDmaUnmap", () => def.onDmaUnmap?.(w)),
+      onMap: (w) => this.#callback("onDmaMap", () => def.onDmaMap?.(w, this.context)),
+      onUnmap: (w) => this.#callback("onDmaUnmap", () => def.onDmaUnmap?.(w, this.context)),
       onFault: (e) => this.log.warn(e.message),
     });
+    const dmaFacade = deviceDmaFacade(this.dma, {
+      busMaster: () => this.config.busMasterEnabled,
+      onFault: (e) => this.log.warn(`${this.name}: ${e.message}`),
+    });
+    this.context = makeDeviceContext(this, dmaFacade);
     // One live view of the decode state, asked on every gated access (no object per access).
     const config = this.config;
     const decodeState: DecodeState = {
@@ -78,6 +90,7 @@ export class DeviceCore {
       },
     };
     this.#built = buildRegions(def, {
+      device: this.context,
       decode: () => decodeState,
       config: {
         size: this.config.size,
@@ -128,7 +141,7 @@ export class DeviceCore {
     this.irqs.setIntxDisabled(this.config.intxDisabled);
     if (this.def.reset) {
       try {
-        await this.def.reset();
+        await this.def.reset(this.context);
       } catch (err) {
         throw new VfioError(
           "EIO",
@@ -141,7 +154,7 @@ export class DeviceCore {
     }
     if (previous !== this.config.command) {
       this.#callback("onCommandChange", () =>
-        this.def.onCommandChange?.(this.config.command, previous),
+        this.def.onCommandChange?.(this.config.command, previous, this.context),
       );
     }
   }
@@ -159,7 +172,10 @@ export class DeviceCore {
           `${this.name}: COMMAND 0x${e.previous.toString(16)} -> 0x${e.value.toString(16)}`,
         );
         this.irqs.setIntxDisabled((e.value & PCI_COMMAND_INTX_DISABLE) !== 0);
-        this.#callback("onCommandChange", () => this.def.onCommandChange?.(e.value, e.previous));
+        if ((e.value & ~e.previous & PCI_COMMAND_MASTER) !== 0) this.irqs.busMasterEnabled();
+        this.#callback("onCommandChange", () =>
+          this.def.onCommandChange?.(e.value, e.previous, this.context),
+        );
         return false;
       case "msi":
         this.irqs.msiMaskChanged();

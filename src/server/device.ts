@@ -3,10 +3,12 @@
  *
  * A device is a plain object literal: identity, BARs with their handlers, optional
  * ROM/VGA/device-specific regions, PCI capabilities and callbacks. `createDevice()`
- * turns it into a `PciDevice` whose `irq`, `dma` and `config` accessors the handlers
- * use (close over the returned object). The framework owns every VFIO semantic:
- * config space virtualization, MMIO blocking, MSI-X table/PBA, interrupt masking,
- * the IOMMU. Handlers see only accesses that passed all of that.
+ * turns it into a `PciDevice`. Every callback receives the device's context as its
+ * last argument (`dev`: `irq`, `dma`, `config`, `log`), as libvfio-user passes its
+ * `vfu_ctx_t` and QEMU its device state, so a definition needs nothing that exists
+ * only once the device is built. The framework owns every VFIO semantic: config
+ * space virtualization, MMIO blocking, bus mastering, MSI-X table/PBA, interrupt
+ * masking, the IOMMU. Handlers see only accesses that passed all of that.
  */
 import type { BarSpec, CapabilitySpec, ExtCapabilitySpec } from "../pci/spec.js";
 import type { IrqDelivery } from "./irqs/notifier.js";
@@ -25,8 +27,8 @@ export type ReadResult = Uint8Array | number | bigint;
  * handler reads zeros, a missing write handler drops the write.
  */
 export interface RegionHandlers {
-  read?(offset: number, size: number): ReadResult | Promise<ReadResult>;
-  write?(offset: number, data: Uint8Array): void | Promise<void>;
+  read?(offset: number, size: number, dev: DeviceContext): ReadResult | Promise<ReadResult>;
+  write?(offset: number, data: Uint8Array, dev: DeviceContext): void | Promise<void>;
 }
 
 /** A page-aligned part of a BAR the client may mmap (VFIO_REGION_INFO_CAP_SPARSE_MMAP). */
@@ -57,7 +59,7 @@ export interface RomDefinition {
   /** Power of two >= 2 KiB; defaults to `data` rounded up. */
   readonly size?: number;
   readonly data?: Uint8Array;
-  read?(offset: number, size: number): ReadResult | Promise<ReadResult>;
+  read?(offset: number, size: number, dev: DeviceContext): ReadResult | Promise<ReadResult>;
 }
 
 /**
@@ -127,16 +129,47 @@ export interface DeviceDefinition {
    * Device reset (DEVICE_RESET, or a function-level reset through PCIe). The
    * framework has already restored config space and torn down interrupts.
    */
-  reset?(): void | Promise<void>;
+  reset?(dev: DeviceContext): void | Promise<void>;
   /** The client changed PCI_COMMAND (memory/io decode, bus master, INTx disable). */
-  onCommandChange?(command: number, previous: number): void;
+  onCommandChange?(command: number, previous: number, dev: DeviceContext): void;
   /** A client finished version negotiation. */
-  onAttach?(client: ClientInfo): void;
+  onAttach?(client: ClientInfo, dev: DeviceContext): void;
   /** The client disconnected; its DMA windows and eventfds are already gone. */
-  onDetach?(): void;
-  onDmaMap?(window: DmaWindowInfo): void;
+  onDetach?(dev: DeviceContext): void;
+  onDmaMap?(window: DmaWindowInfo, dev: DeviceContext): void;
   /** Called before the window is released; accesses to it fail from now on. */
-  onDmaUnmap?(window: DmaWindowInfo): void;
+  onDmaUnmap?(window: DmaWindowInfo, dev: DeviceContext): void;
+}
+
+/** A BAR or device-specific region as the device sees it. */
+export interface RegionHandle {
+  readonly size: number;
+  /** The shared memory behind an mmap-backed region (what the client maps). */
+  readonly memory: Uint8Array | undefined;
+}
+
+/** Where a device reports; the server routes it to its logger (debug only with --verbose). */
+export interface DeviceLog {
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+/**
+ * What every device callback receives: the device as its own code sees it. It holds
+ * facades only: DMA goes through the IOMMU and the bus-master check, interrupts
+ * through masking and the bus-master check, config writes through the virtualizer.
+ * Nothing in it reaches the framework's side (mapping windows, attaching clients).
+ */
+export interface DeviceContext {
+  readonly name: string;
+  readonly irq: DeviceIrqs;
+  readonly dma: DeviceDma;
+  readonly config: DeviceConfig;
+  readonly log: DeviceLog;
+  /** BAR `index` (0..5). Throws EINVAL for an unimplemented BAR. */
+  bar(index: number): RegionHandle;
+  /** Device-specific region `index` (>= 9). */
+  region(index: number): RegionHandle;
 }
 
 /** Interrupts, from the device's side. */
@@ -146,6 +179,7 @@ export interface DeviceIrqs {
   /**
    * Raise an interrupt on whatever the client enabled: MSI-X or MSI vector `vector`, or
    * (vector 0) an INTx pulse. Masked vectors become pending and are delivered on unmask.
+   * While PCI_COMMAND_MASTER is clear an MSI/MSI-X vector is not sent ("blocked").
    */
   trigger(vector?: number): IrqDelivery;
   /** INTx as a level: asserted until deasserted (re-signalled on each unmask meanwhile). */
@@ -162,7 +196,11 @@ export interface DeviceIrqs {
   isMasked(vector: number): boolean;
 }
 
-/** DMA into the client's memory through the IOMMU windows it mapped. */
+/**
+ * DMA into the client's memory through the IOMMU windows it mapped. Every access
+ * needs PCI_COMMAND_MASTER: while the client has bus mastering off, it fails like an
+ * IOMMU fault (BusMasterDisabledError, EFAULT) and is counted in `faults`.
+ */
 export interface DeviceDma {
   /**
    * Copies `length` bytes from IOVA `iova`. Windows with an fd are read directly; the
@@ -176,7 +214,10 @@ export interface DeviceDma {
   /**
    * A zero-copy view of client memory: only inside one fd-backed window (else EINVAL)
    * mapped writable by us. The view detaches (length 0) once the window is unmapped.
-   * `access` is checked against the window's permissions like any DMA.
+   * `access` is checked against the window's permissions and bus mastering like any
+   * DMA, when the view is made: a view kept across a later clear of PCI_COMMAND_MASTER
+   * still works until the window is unmapped (a mapping cannot be revoked piecewise),
+   * so take views per transfer, not once.
    */
   view(iova: bigint | number, length: number, access?: "read" | "write" | "readwrite"): Uint8Array;
   /** The current windows, in IOVA order. */

@@ -6,21 +6,25 @@ export type {
   BarDefinition,
   ClientInfo,
   DeviceConfig,
+  DeviceContext,
   DeviceDefinition,
   DeviceDma,
   DeviceIrqs,
+  DeviceLog,
   DeviceRegionDefinition,
   DmaWindowInfo,
   MmapArea,
   ReadResult,
+  RegionHandle,
   RegionHandlers,
   RomDefinition,
 } from "./device.js";
+export { BusMasterDisabledError } from "./device-dma.js";
 export type { DmaFdPolicy } from "./dma.js";
 export { type IrqCapabilities, IrqController } from "./irqs/irq-controller.js";
 export type { IrqDelivery } from "./irqs/notifier.js";
 export { debuglogLogger, type Logger, silentLogger } from "./logger.js";
 export { MsixTable, PCI_MSIX_ENTRY_SIZE } from "./msix-table.js";
-export { createDevice, isPciDevice, PciDevice, type RegionHandle } from "./pci-device.js";
+export { createDevice, isPciDevice, PciDevice } from "./pci-device.js";
 export { DeviceHandlerError, leValue } from "./regions/handler-call.js";
 export { VfioUserServer, type VfioUserServerEvents, type VfioUserServerOptions } from "./server.js";

@@ -1,6 +1,13 @@
 import { VfioError } from "../errors.js";
-import { getLE, PCI_STATUS, toLE } from "../pci/index.js";
-import type { DeviceConfig, DeviceDefinition, DeviceDma, DeviceIrqs } from "./device.js";
+import type {
+  DeviceConfig,
+  DeviceContext,
+  DeviceDefinition,
+  DeviceDma,
+  DeviceIrqs,
+  DeviceLog,
+  RegionHandle,
+} from "./device.js";
 import { DeviceCore } from "./device-core.js";
 import { eventFdWrapper } from "./irqs/eventfd-wrapper.js";
 
@@ -15,22 +22,18 @@ const cores = new WeakMap<PciDevice, DeviceCore>();
  */
 export const DEVICE_BRAND: unique symbol = Symbol.for("vfio-ts.PciDevice.v1") as never;
 
-/** A BAR or device-specific region as the device sees it. */
-export interface RegionHandle {
-  readonly size: number;
-  /** The shared memory behind an mmap-backed region (what the client maps). */
-  readonly memory: Uint8Array | undefined;
-}
-
 /**
- * A device built from a DeviceDefinition, ready to be served by VfioUserServer. Its
- * `irq`, `dma` and `config` accessors are what handlers use to act like hardware.
+ * A device built from a DeviceDefinition, ready to be served by VfioUserServer. It is
+ * also the device's context for code outside the callbacks (a model's host side, a
+ * test): `irq`, `dma`, `config` and `log` are the very facades the callbacks receive.
  */
-export class PciDevice {
+export class PciDevice implements DeviceContext {
   readonly name: string;
   readonly irq: DeviceIrqs;
   readonly dma: DeviceDma;
   readonly config: DeviceConfig;
+  readonly log: DeviceLog;
+  readonly #context: DeviceContext;
 
   /** Use createDevice(). */
   constructor(def: DeviceDefinition) {
@@ -42,26 +45,22 @@ export class PciDevice {
     );
     cores.set(this, core);
     Object.defineProperty(this, DEVICE_BRAND, { value: () => core });
+    this.#context = core.context;
     this.name = core.name;
-    this.irq = irqFacade(core);
-    this.dma = core.dma;
-    this.config = configFacade(core);
+    this.irq = core.context.irq;
+    this.dma = core.context.dma;
+    this.config = core.context.config;
+    this.log = core.context.log;
   }
 
   /** BAR `index` (0..5). Throws EINVAL for an unimplemented BAR. */
   bar(index: number): RegionHandle {
-    const r = deviceCore(this).region(index);
-    if (index > 5 || !r || r.size === 0)
-      throw new VfioError("EINVAL", `BAR${index} is not implemented`);
-    return { size: r.size, memory: deviceCore(this).barMemory(index)?.bytes };
+    return this.#context.bar(index);
   }
 
   /** Device-specific region `index` (>= 9). */
   region(index: number): RegionHandle {
-    const r = deviceCore(this).region(index);
-    if (index < 9 || !r)
-      throw new VfioError("EINVAL", `region ${index} is not a device-specific region`);
-    return { size: r.size, memory: deviceCore(this).regionMemory(index)?.bytes };
+    return this.#context.region(index);
   }
 
   /** True while a client is connected (DMA windows exist only then). */
@@ -96,43 +95,4 @@ export function deviceCore(device: PciDevice): DeviceCore {
   const core = cores.get(device) ?? (typeof branded === "function" ? branded() : undefined);
   if (!core) throw new VfioError("EINVAL", "not a device made by createDevice()");
   return core;
-}
-
-function irqFacade(core: DeviceCore): DeviceIrqs {
-  const irqs = core.irqs;
-  return {
-    get mode() {
-      return irqs.mode;
-    },
-    trigger: (vector = 0) => irqs.trigger(vector),
-    intx: {
-      assert: () => irqs.intx.setLevel(true),
-      deassert: () => {
-        irqs.intx.setLevel(false);
-      },
-      get asserted() {
-        return irqs.intx.asserted;
-      },
-    },
-    raiseError: () => irqs.raiseErr(),
-    requestRelease: () => irqs.raiseReq(),
-    isMasked: (vector) => irqs.isMsixMasked(vector),
-  };
-}
-
-function configFacade(core: DeviceCore): DeviceConfig {
-  const cfg = core.config;
-  return {
-    get command() {
-      return cfg.command;
-    },
-    get status() {
-      return cfg.readU16(PCI_STATUS);
-    },
-    get busMaster() {
-      return cfg.busMasterEnabled;
-    },
-    read: (offset, size) => getLE(cfg.read(offset, size), 0, size),
-    write: (offset, size, value) => cfg.deviceWrite(offset, toLE(value, size)),
-  };
 }

@@ -1,11 +1,11 @@
 import { Errno, errnoOf, VfioError } from "../errors.js";
+import { HEADER_SIZE } from "../protocol/constants.js";
 import {
-  HEADER_SIZE,
-  VFIO_USER_F_TYPE_COMMAND,
-  VFIO_USER_F_TYPE_MASK,
-  VFIO_USER_F_TYPE_REPLY,
-} from "../protocol/constants.js";
-import type { Header } from "../protocol/header.js";
+  checkMessageSize,
+  decodeHeader,
+  type Header,
+  peekMessageSize,
+} from "../protocol/header.js";
 import type { Received, StreamSocket } from "../sys/types.js";
 import { BusyPoll, checkPollUs } from "./busy-poll.js";
 import { closeFds } from "./fds.js";
@@ -229,10 +229,11 @@ export class MessageReader {
       const at = this.head;
       const avail = recvEnd - at;
       if (avail < 8) break;
-      const size = readU32(slab, at + 4);
-      if (size < HEADER_SIZE || size > this.maxMessageSize) {
+      const size = peekMessageSize(slab, at);
+      const bad = sizeError(size, this.maxMessageSize);
+      if (bad !== undefined) {
         closeFds(late);
-        this.violation(carry, sizeError(size, this.maxMessageSize));
+        this.violation(carry, bad);
         return;
       }
       if (avail < size) {
@@ -294,7 +295,7 @@ export class MessageReader {
       return;
     }
     // The message in progress is at most bigThreshold (else it is in `big`), so it fits.
-    const need = len >= 8 ? readU32(this.slab, this.head + 4) - len : this.minFree;
+    const need = len >= 8 ? peekMessageSize(this.slab, this.head) - len : this.minFree;
     if (this.slab.byteLength - this.end >= need) return;
     if (this.shared) {
       const slab = new Uint8Array(this.slabSize);
@@ -314,26 +315,13 @@ export class MessageReader {
       this.violation(fds, fdCountError(fds.length, this.maxFds));
       return false;
     }
-    const flags = readU32(buf, at + 8);
-    const type = flags & VFIO_USER_F_TYPE_MASK;
-    const id = buf[at]! | (buf[at + 1]! << 8);
-    if (type !== VFIO_USER_F_TYPE_COMMAND && type !== VFIO_USER_F_TYPE_REPLY) {
-      this.violation(
-        fds,
-        new VfioError(
-          "EPROTO",
-          `protocol violation: message id ${id} has type ${type}, neither command nor reply`,
-        ),
-      );
+    let header: Header;
+    try {
+      header = decodeHeader(buf, at);
+    } catch (err) {
+      this.violation(fds, err as VfioError);
       return false;
     }
-    const header: Header = {
-      id,
-      command: buf[at + 2]! | (buf[at + 3]! << 8),
-      size,
-      flags,
-      error: readU32(buf, at + 12),
-    };
     let body = EMPTY_BODY;
     if (size > HEADER_SIZE) {
       body = buf.subarray(at + HEADER_SIZE, at + size);
@@ -368,7 +356,7 @@ export class MessageReader {
       this.big !== null
         ? `${this.big.byteLength}`
         : partial >= 8
-          ? `${readU32(this.slab, this.head + 4)}`
+          ? `${peekMessageSize(this.slab, this.head)}`
           : "an unknown number of";
     this.fail(
       new VfioError(
@@ -399,26 +387,26 @@ export class MessageReader {
   }
 }
 
-function readU32(b: Uint8Array, p: number): number {
-  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-}
-
 function join(a: number[], b: number[]): number[] {
   if (b.length === 0) return a;
   if (a.length === 0) return b;
   return a.concat(b);
 }
 
-function sizeError(size: number, max: number): VfioError {
-  return size < HEADER_SIZE
-    ? new VfioError(
-        "EPROTO",
-        `framing violation: message size ${size} is less than the 16-byte header`,
-      )
-    : new VfioError(
-        "EMSGSIZE",
-        `framing violation: message size ${size} exceeds the limit of ${max} bytes`,
-      );
+/** Why a message of `size` bytes cannot be received, if it cannot. */
+function sizeError(size: number, max: number): VfioError | undefined {
+  if (size > max) {
+    return new VfioError(
+      "EMSGSIZE",
+      `framing violation: message size ${size} exceeds the limit of ${max} bytes`,
+    );
+  }
+  try {
+    checkMessageSize(size);
+    return undefined;
+  } catch (err) {
+    return err as VfioError;
+  }
 }
 
 function fdCountError(n: number, max: number): VfioError {

@@ -1,5 +1,6 @@
 import { errnoOf, VfioError } from "../errors.js";
 import { HEADER_SIZE } from "../protocol/constants.js";
+import { writeHeader } from "../protocol/header.js";
 import type { StreamSocket } from "../sys/types.js";
 import { closeFds } from "./fds.js";
 import { type Body, bodyLength, NO_FDS } from "./frame.js";
@@ -307,30 +308,4 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
     at += c.byteLength;
   }
   return out;
-}
-
-function writeHeader(
-  b: Uint8Array,
-  id: number,
-  command: number,
-  size: number,
-  flags: number,
-  error: number,
-): void {
-  b[0] = id;
-  b[1] = id >>> 8;
-  b[2] = command;
-  b[3] = command >>> 8;
-  b[4] = size;
-  b[5] = size >>> 8;
-  b[6] = size >>> 16;
-  b[7] = size >>> 24;
-  b[8] = flags;
-  b[9] = flags >>> 8;
-  b[10] = flags >>> 16;
-  b[11] = flags >>> 24;
-  b[12] = error;
-  b[13] = error >>> 8;
-  b[14] = error >>> 16;
-  b[15] = error >>> 24;
 }

@@ -15,10 +15,10 @@ import {
   IRQ_RESULT_CODE,
   CLIENT_REG as R,
 } from "../fixtures/client-device-regs.js";
+import { isCode } from "../helpers/errors.js";
 import { type ServerProcess, startServer } from "./spawn.js";
 
 const FIXTURE = new URL("../fixtures/client-device.js", import.meta.url);
-const isCode = (code: string) => (e: unknown) => e instanceof VfioError && e.code === code;
 
 function freshOwner(limit: bigint | "infinity" = "infinity", quota?: number): IommuOwner {
   return new IommuOwner({ memlockLimit: limit, pasids: new PasidAllocator(), pasidQuota: quota });

@@ -5,10 +5,9 @@ import { IommuOwner } from "../../src/client/iommu-owner.js";
 import { VfioError } from "../../src/errors.js";
 import { EDQUOT, IommuFaultError, PasidAllocator } from "../../src/iommu/index.js";
 import { F_SEAL_GROW, F_SEAL_SHRINK, MemFd, mmap, munmap } from "../../src/sys/index.js";
+import { isCode } from "../helpers/errors.js";
 import { openFdCount } from "../helpers/fds.js";
 import { FakeBackend, type FakeOptions } from "./fake-backend.js";
-
-const isCode = (code: string) => (e: unknown) => e instanceof VfioError && e.code === code;
 
 function device(name: string, opts: FakeOptions = {}): ContainerDevice & { fake: FakeBackend } {
   const fake = new FakeBackend(opts);

@@ -11,13 +11,13 @@ import {
   VFIO_PCI_INTX_IRQ_INDEX,
   VFIO_PCI_MSIX_IRQ_INDEX,
 } from "../../src/client/vfio-abi.js";
-import { VfioError } from "../../src/errors.js";
 import {
   PCI_CAP_ID_MSIX,
   PCI_CAP_ID_PM,
   PCI_EXT_CAP_ID_DSN,
   PCI_EXT_CAP_ID_VNDR,
 } from "../../src/pci/regs.js";
+import { isCode } from "../helpers/errors.js";
 import { openFdCount } from "../helpers/fds.js";
 import { BAR0_SIZE, FakeBackend, type FakeOptions } from "./fake-backend.js";
 
@@ -33,8 +33,6 @@ async function open(opts: FakeOptions = {}) {
     },
   };
 }
-
-const isCode = (code: string) => (e: unknown) => e instanceof VfioError && e.code === code;
 
 describe("DeviceHandle regions and config", () => {
   it("opens with the device's info and memory-enable state", async () => {

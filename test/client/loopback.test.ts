@@ -5,12 +5,10 @@ import type { DeviceHandle } from "../../src/client/device-handle.js";
 import { IommuOwner } from "../../src/client/iommu-owner.js";
 import { openLoopback } from "../../src/client/loopback.js";
 import { VFIO_PCI_MSIX_IRQ_INDEX } from "../../src/client/vfio-abi.js";
-import { VfioError } from "../../src/errors.js";
 import { PasidAllocator } from "../../src/iommu/index.js";
 import { PCI_CAP_ID_EXP, PCI_CAP_ID_MSIX, PCI_EXT_CAP_ID_DSN } from "../../src/pci/regs.js";
 import { createDevice, type PciDevice } from "../../src/server/index.js";
-
-const isCode = (code: string) => (e: unknown) => e instanceof VfioError && e.code === code;
+import { isCode } from "../helpers/errors.js";
 
 function makeDevice() {
   const regs = new Uint8Array(256);
@@ -107,6 +105,7 @@ describe("loopback backend (in-process device, no socket)", () => {
 
   it("an MSI-X vector raised by the device reaches the right iterator", async () => {
     await withLoopback(async (h, d) => {
+      await h.config.enableBusMaster(); // MSI-X messages are memory writes
       const vecs = await h.irqs.enable(VFIO_PCI_MSIX_IRQ_INDEX);
       assert.equal(vecs.length, 4);
       d.dev.irq.trigger(2);
@@ -121,6 +120,7 @@ describe("loopback backend (in-process device, no socket)", () => {
         owner: new IommuOwner({ memlockLimit: "infinity", pasids: new PasidAllocator() }),
       });
       try {
+        await h.config.enableBusMaster();
         await container.attach(h);
         const buf = await container.allocateBuffer(8192);
         await d.dev.dma.write(buf.iova + 16n, Uint8Array.of(1, 2, 3));

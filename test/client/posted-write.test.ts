@@ -6,15 +6,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { VFIO_PCI_CONFIG_REGION_INDEX } from "../../src/client/vfio-abi.js";
 import { VfioUserClient } from "../../src/client/vfio-user-client.js";
-import { VfioError } from "../../src/errors.js";
 import { PCI_COMMAND, PCI_COMMAND_MEMORY } from "../../src/pci/regs.js";
 import { BIG_SIZE, CLIENT_REG as R } from "../fixtures/client-device-regs.js";
+import { isCode } from "../helpers/errors.js";
 import { type ServerProcess, startServer } from "./spawn.js";
 
 const FIXTURE = new URL("../fixtures/client-device.js", import.meta.url);
 const BIG = 2;
 const CONFIG = VFIO_PCI_CONFIG_REGION_INDEX;
-const isCode = (code: string) => (e: unknown) => e instanceof VfioError && e.code === code;
 
 async function connect(server: ServerProcess) {
   const client = await VfioUserClient.connect(server.path);

@@ -18,7 +18,7 @@ import {
   EduDevice,
   factorial32,
 } from "../../src/devices/edu/index.js";
-import { RAM, r32, r64, refFactorial, setup, value, w32, w64 } from "./edu-helpers.js";
+import { hostOf, RAM, r32, r64, refFactorial, setup, value, w32, w64 } from "./edu-helpers.js";
 import { le } from "./fake-host.js";
 
 describe("edu: definition", () => {
@@ -69,8 +69,8 @@ describe("edu: identification, liveness and access sizes", () => {
     assert.equal(value(edu.read(0x02, 4)), 0xffffffffn);
     w32(edu, EDU_REG_LIVENESS, 5);
     w64(edu, EDU_REG_LIVENESS - 4, 0n); // 8 bytes at 0x00 covering 0x04: refused
-    edu.write(EDU_REG_LIVENESS, le(0, 2));
-    edu.write(EDU_REG_LIVENESS + 1, le(0, 4));
+    edu.write(EDU_REG_LIVENESS, le(0, 2), hostOf(edu));
+    edu.write(EDU_REG_LIVENESS + 1, le(0, 4), hostOf(edu));
     assert.equal(r32(edu, EDU_REG_LIVENESS), ~5 >>> 0);
   });
 
@@ -226,7 +226,7 @@ describe("edu: reset", () => {
     w64(edu, EDU_REG_DMA_CMD, 5n);
     assert.equal(host.irq.level, true);
 
-    edu.reset();
+    edu.reset(host);
     assert.equal(host.irq.level, false);
     await edu.idle();
     assert.equal(r32(edu, EDU_REG_LIVENESS), 0);
@@ -243,7 +243,7 @@ describe("edu: reset", () => {
   it("the definition's reset callback resets the model", () => {
     const { edu } = setup();
     w32(edu, EDU_REG_LIVENESS, 7);
-    void edu.definition.reset?.();
+    void edu.definition.reset?.(hostOf(edu));
     assert.equal(r32(edu, EDU_REG_LIVENESS), 0);
   });
 });

@@ -1,15 +1,19 @@
 /**
- * Stand-ins for the PciDevice accessors a device model uses (irq, dma, config), so
- * register handlers can be driven directly and every effect observed.
+ * A stand-in device context (irq, dma, config, log) for a model's callbacks, so
+ * register handlers can be driven directly and every effect observed. What the
+ * framework enforces (bus mastering, the IOMMU of a real client) is tested against
+ * real devices in test/server.
  */
 
-import type { DeviceHost } from "../../src/devices/host.js";
 import { VfioError } from "../../src/errors.js";
 import type {
   DeviceConfig,
+  DeviceContext,
   DeviceDma,
   DeviceIrqs,
+  DeviceLog,
   DmaWindowInfo,
+  RegionHandle,
 } from "../../src/server/device.js";
 import type { IrqDelivery } from "../../src/server/irqs/notifier.js";
 
@@ -120,23 +124,29 @@ export class FakeConfig implements DeviceConfig {
   write(): void {}
 }
 
-export interface FakeHost extends DeviceHost {
+export interface FakeHost extends DeviceContext {
   readonly irq: FakeIrqs;
   readonly dma: FakeDma;
   readonly config: FakeConfig;
 }
 
+const quiet: DeviceLog = { warn: () => {}, debug: () => {} };
+
+function noRegion(index: number): RegionHandle {
+  throw new VfioError("EINVAL", `the fake host has no region ${index}`);
+}
+
 export function fakeHost(dmaBase = 0x10000n, dmaSize = 0x4000): FakeHost {
-  return { irq: new FakeIrqs(), dma: new FakeDma(dmaBase, dmaSize), config: new FakeConfig() };
+  return {
+    name: "fake",
+    irq: new FakeIrqs(),
+    dma: new FakeDma(dmaBase, dmaSize),
+    config: new FakeConfig(),
+    log: quiet,
+    bar: noRegion,
+    region: noRegion,
+  };
 }
 
 /** `value` as `size` little-endian bytes. */
-export function le(value: number | bigint, size: number): Uint8Array {
-  let v = BigInt.asUintN(size * 8, BigInt(value));
-  const out = new Uint8Array(size);
-  for (let i = 0; i < size; i++) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
-  return out;
-}
+export { leBytes as le } from "../../src/le.js";

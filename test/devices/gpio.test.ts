@@ -13,15 +13,34 @@ import {
   PciIdio16,
 } from "../../src/devices/gpio/index.js";
 import { VfioError } from "../../src/errors.js";
-import { type FakeHost, fakeHost } from "./fake-host.js";
 
-function setup(inputs = 0): { gpio: PciIdio16; host: FakeHost } {
-  const host = fakeHost();
-  return { gpio: new PciIdio16({ inputs }).bind(host), host };
+interface LineView {
+  /** The INTx level of the model's own PciDevice (the real one, no stand-in). */
+  readonly level: boolean;
+  /** Every change of the line the model drove, in order. */
+  readonly levels: boolean[];
 }
 
-const rd = (g: PciIdio16, reg: number) => g.read(reg, 1)[0]!;
-const wr = (g: PciIdio16, reg: number, v: number) => g.write(reg, Uint8Array.of(v));
+function setup(inputs = 0): { gpio: PciIdio16; host: { irq: LineView } } {
+  const gpio = new PciIdio16({ inputs });
+  const irq = gpio.device.irq;
+  const levels: boolean[] = [];
+  gpio.on("irq", (a) => levels.push(a));
+  return {
+    gpio,
+    host: {
+      irq: {
+        get level() {
+          return irq.intx.asserted;
+        },
+        levels,
+      },
+    },
+  };
+}
+
+const rd = (g: PciIdio16, reg: number) => g.read(reg, 1, g.device)[0] ?? -1;
+const wr = (g: PciIdio16, reg: number, v: number) => g.write(reg, Uint8Array.of(v), g.device);
 
 /** What the Linux driver's probe and first unmask do (gpio-idio-16.c). */
 function driverProbeAndUnmask(g: PciIdio16): void {
@@ -56,8 +75,8 @@ describe("gpio: definition", () => {
     const g = new PciIdio16({ bar: "mem32" });
     assert.equal(g.definition.bars?.[2]?.kind, "mem32");
     assert.equal(g.definition.bars?.[2]?.size, 4096);
-    g.write(0x100, Uint8Array.of(0xff));
-    assert.deepEqual(g.read(0x100, 4), new Uint8Array(4));
+    g.write(0x100, Uint8Array.of(0xff), g.device);
+    assert.deepEqual(g.read(0x100, 4, g.device), new Uint8Array(4));
     assert.equal(g.outputs, 0);
   });
 });
@@ -96,12 +115,12 @@ describe("gpio: outputs", () => {
 
   it("wider accesses act byte by byte in address order", () => {
     const { gpio } = setup(0x8001);
-    gpio.write(IDIO16_REG_OUT0_7, Uint8Array.of(0x12, 0x00)); // +1 write clears the IRQ, harmless
+    gpio.write(IDIO16_REG_OUT0_7, Uint8Array.of(0x12, 0x00), gpio.device); // +1 write clears the IRQ, harmless
     assert.equal(gpio.outputs, 0x12);
-    assert.deepEqual(gpio.read(IDIO16_REG_OUT0_7, 2), Uint8Array.of(0x12, 0x01));
-    assert.deepEqual(gpio.read(IDIO16_REG_OUT8_15, 2), Uint8Array.of(0x00, 0x80));
+    assert.deepEqual(gpio.read(IDIO16_REG_OUT0_7, 2, gpio.device), Uint8Array.of(0x12, 0x01));
+    assert.deepEqual(gpio.read(IDIO16_REG_OUT8_15, 2, gpio.device), Uint8Array.of(0x00, 0x80));
     assert.equal(gpio.irqEnabled, false);
-    gpio.read(0, 4); // covers +2: enables the interrupt like a byte read would
+    gpio.read(0, 4, gpio.device); // covers +2: enables the interrupt like a byte read would
     assert.equal(gpio.irqEnabled, true);
   });
 });
@@ -204,15 +223,6 @@ describe("gpio: change-of-state interrupt", () => {
     assert.equal(driverIrqHandler(gpio), null);
     assert.deepEqual(irqEvents, [true, false]);
   });
-
-  it("a model bound to a new host re-asserts a line that is up", () => {
-    const { gpio } = setup();
-    rd(gpio, IDIO16_REG_IRQ_CTL);
-    gpio.setInput(4, true);
-    const other = fakeHost();
-    gpio.bind(other);
-    assert.equal(other.irq.level, true);
-  });
 });
 
 describe("gpio: filters and reset", () => {
@@ -237,7 +247,7 @@ describe("gpio: filters and reset", () => {
     assert.equal(host.irq.level, true);
     const events: number[] = [];
     gpio.on("outputs", (v) => events.push(v));
-    void gpio.definition.reset?.();
+    void gpio.definition.reset?.(gpio.device);
     assert.equal(gpio.outputs, 0);
     assert.deepEqual(events, [0]);
     assert.equal(gpio.irqEnabled, false);

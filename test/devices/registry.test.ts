@@ -3,13 +3,12 @@ import { describe, it } from "node:test";
 import {
   builtinDeviceNames,
   builtinDevices,
-  createBuiltinDevice,
   EduDevice,
   findBuiltinDevice,
+  instantiateBuiltinDevice,
   PciIdio16,
 } from "../../src/devices/index.js";
 import { VfioError } from "../../src/errors.js";
-import { fakeHost } from "./fake-host.js";
 
 describe("devices: registry", () => {
   it("lists edu and gpio with descriptions", () => {
@@ -19,34 +18,36 @@ describe("devices: registry", () => {
     assert.equal(findBuiltinDevice("nvme"), undefined);
   });
 
-  it("creates a fresh definition and control object each time", () => {
-    const a = createBuiltinDevice("edu");
-    const b = createBuiltinDevice("edu");
+  it("creates a fresh device and control object each time, ready without a bind step", () => {
+    const a = instantiateBuiltinDevice("edu");
+    const b = instantiateBuiltinDevice("edu");
     assert.ok(a.control instanceof EduDevice);
     assert.notEqual(a.control, b.control);
-    assert.notEqual(a.definition, b.definition);
-    assert.equal(a.definition, a.control.definition);
-    assert.equal(a.definition.vendorId, 0x1234);
-    const g = createBuiltinDevice("gpio");
+    assert.notEqual(a.device, b.device);
+    assert.equal(a.device.name, "edu");
+    assert.equal(a.device.config.read(0, 2), 0x1234);
+    const g = instantiateBuiltinDevice("gpio");
     assert.ok(g.control instanceof PciIdio16);
-    assert.equal(g.definition.deviceId, 0x0dc8);
+    assert.equal(g.device, g.control.device);
+    assert.equal(g.device.config.read(2, 2), 0x0dc8);
+    for (const d of [a, b, g]) d.device.close();
   });
 
-  it("passes options and binds the control object to a host", () => {
-    const g = createBuiltinDevice("gpio", { inputs: 0x00ff });
+  it("passes options; host-side input changes reach the device's own INTx line", () => {
+    const g = instantiateBuiltinDevice("gpio", { inputs: 0x00ff });
     assert.equal(g.control.inputs, 0x00ff);
-    const host = fakeHost();
-    g.bind(host);
-    g.control.read(2, 1); // enable the change-of-state interrupt
+    g.control.read(2, 1, g.device); // enable the change-of-state interrupt
     g.control.setInput(0, false);
-    assert.equal(host.irq.level, true, "the bound host sees the interrupt");
-    const e = createBuiltinDevice("edu", { dmaMask: 0xffffn });
+    assert.equal(g.device.irq.intx.asserted, true);
+    const e = instantiateBuiltinDevice("edu", { dmaMask: 0xffffn });
     assert.equal(e.control.dmaMask, 0xffffn);
+    g.device.close();
+    e.device.close();
   });
 
   it("rejects unknown names with ENOENT naming the known ones", () => {
     assert.throws(
-      () => createBuiltinDevice("nope"),
+      () => instantiateBuiltinDevice("nope"),
       (e: unknown) => e instanceof VfioError && e.code === "ENOENT" && /edu, gpio/.test(e.message),
     );
   });

@@ -117,6 +117,7 @@ describe("devices in the SDK: edu", () => {
     const { core, control, eventfd } = build("edu");
     const efd = eventfd();
     core.irqs.setIrqs(eventfdRequest(1, efd.fd));
+    await core.configWrite(PCI_COMMAND, le(0x0006, 2)); // MSI is a memory write: bus master
     const bar0 = core.region(0)!;
     await bar0.write(0x20, le(0x80, 4));
     await bar0.write(0x08, le(6, 4));

@@ -3,10 +3,10 @@ import { existsSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { crc32 } from "node:zlib";
 import type { VfioUserClient } from "../../src/client/index.js";
-import { factorial32 } from "../../src/drivers/edu/demo.js";
 import { dmaRoundTrip, freeIova } from "../../src/drivers/edu/dma-roundtrip.js";
 import type { EduDriver } from "../../src/drivers/edu/driver.js";
-import type { ServerProcess } from "../../src/drivers/server-process.js";
+import { factorial32 } from "../../src/harness/edu-demo.js";
+import type { ServerProcess } from "../../src/harness/server-process.js";
 import { isCode, openDriver, pattern, startEduServer } from "./edu-helpers.js";
 
 // One server process for the file; each describe connects its own client in turn

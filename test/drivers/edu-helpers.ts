@@ -1,11 +1,10 @@
 import { VfioUserClient } from "../../src/client/index.js";
-import { SERVE_EDU_ENTRY } from "../../src/drivers/edu/demo.js";
 import { EduDriver, type EduDriverOptions } from "../../src/drivers/edu/driver.js";
-import { ServerProcess } from "../../src/drivers/server-process.js";
-import { VfioError } from "../../src/errors.js";
+import { SERVE_EDU_ENTRY } from "../../src/harness/edu-demo.js";
+import { ServerProcess } from "../../src/harness/server-process.js";
 import type { UnixSocket } from "../../src/sys/index.js";
 
-export const isCode = (code: string) => (e: unknown) => e instanceof VfioError && e.code === code;
+export { isCode } from "../helpers/errors.js";
 
 /** Deterministic bytes, different per seed. */
 export function pattern(n: number, seed: number): Uint8Array {

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { openLoopback } from "../../src/client/index.js";
 import { type EduDevice, instantiateBuiltinDevice } from "../../src/devices/index.js";
-import { factorial32 } from "../../src/drivers/edu/demo.js";
 import { dmaRoundTrip, freeIova } from "../../src/drivers/edu/dma-roundtrip.js";
 import { EduDriver, type EduDriverOptions } from "../../src/drivers/edu/driver.js";
+import { factorial32 } from "../../src/harness/edu-demo.js";
 import { isCode, pattern } from "./edu-helpers.js";
 
 /** The driver over the in-process loopback backend, with the device model at hand. */

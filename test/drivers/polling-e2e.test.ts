@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Container, IommuOwner, VfioUserClient } from "../../src/client/index.js";
 import { eduRegs, freeIova } from "../../src/drivers/index.js";
-import { ServerProcess } from "../../src/drivers/server-process.js";
+import { ServerProcess } from "../../src/harness/server-process.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const BAR = eduRegs.EDU_BAR;

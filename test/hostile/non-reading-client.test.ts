@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { VfioUserClient } from "../../src/client/vfio-user-client.js";
-import { ServerProcess } from "../../src/drivers/server-process.js";
+import { ServerProcess } from "../../src/harness/server-process.js";
 import {
   Command,
   encodeRequest,

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { VfioUserClient } from "../../src/client/vfio-user-client.js";
-import { ServerProcess } from "../../src/drivers/server-process.js";
+import { ServerProcess } from "../../src/harness/server-process.js";
 import {
   Command,
   VFIO_DMA_MAP_FLAG_READ,
@@ -51,6 +51,7 @@ describe("hostile client: truncates the memory it mapped by fd", () => {
 
   it("faults the accesses to the vanished memory (EFAULT), keeps the other windows and the server", async () => {
     const c = await RawClient.connect(dev.path);
+    await c.enableBusMaster();
     const loose = MemFd.create("unsealed", 0x4000);
     const sealed = MemFd.create("sealed", 0x4000, { allowSealing: true });
     sealed.seal(F_SEAL_SHRINK | F_SEAL_GROW);

@@ -12,7 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { buildTimer } from "../../bench/c-client/build.js";
-import { ServerProcess } from "../../src/drivers/index.js";
+import { ServerProcess } from "../../src/harness/index.js";
 import { tempDir } from "../cli/helpers.js";
 
 const SERVE = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));

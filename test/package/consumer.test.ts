@@ -170,7 +170,9 @@ describe("the packed package, installed by a consumer", () => {
     assert.ok(existsSync(join(app, "out/device.js")) && existsSync(join(app, "out/driver.js")));
   });
 
-  it("the installed CLI serves the device and the driver drives it, in separate processes", async () => {
+  it("the installed CLI serves the device and the driver drives it, in separate processes", {
+    timeout: 120_000,
+  }, async () => {
     const cli = join(app, "node_modules/vfio-ts/dist/src/cli/main.js");
     assert.deepEqual(await serveAndDrive(cli, app, "installed"), {
       id: 0x5c7a7c40,
@@ -179,7 +181,9 @@ describe("the packed package, installed by a consumer", () => {
     });
   });
 
-  it("another copy's CLI (the repo's) serves a device built against the installed copy", async () => {
+  it("another copy's CLI (the repo's) serves a device built against the installed copy", {
+    timeout: 120_000,
+  }, async () => {
     assert.deepEqual(await serveAndDrive(REPO_CLI, app, "other-copy"), {
       id: 0x5c7a7c40,
       scratch: 0xf0f0f0f0,

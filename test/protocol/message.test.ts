@@ -113,7 +113,7 @@ describe("encodeMessage / decodeMessage", () => {
     throwsProtocol(() => decodeMessage(bytes(m, [0]), 0), "EINVAL", /header size 16 but 17/);
     throwsProtocol(
       () => decodeMessage(m.subarray(0, 8), 0),
-      "EINVAL",
+      "EPROTO",
       /shorter than the 16-byte header/,
     );
     throwsProtocol(() => decodeFrame(decodeHeader(m), bytes([1]), 0), "EINVAL", /header size/);

@@ -2,12 +2,15 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import fc from "fast-check";
 import { VfioError } from "../../src/errors.js";
+import { createDevice } from "../../src/server/index.js";
 import { BarRegion, type MsixPart } from "../../src/server/regions/bar-region.js";
 import { callRead, callWrite, readResultBytes } from "../../src/server/regions/handler-call.js";
 import { mmapAreas } from "../../src/server/regions/mmap-areas.js";
 import { SharedMemory } from "../../src/server/regions/shared-memory.js";
 
 const ENABLED = { command: 0x3, d3hot: false };
+/** The context handlers receive; these handlers do not use it. */
+const DEV = createDevice({ vendorId: 0x1b36, deviceId: 0x0001, classCode: 0xff0000 });
 const DISABLED = { command: 0x0, d3hot: false };
 
 function msixPart(log: string[]): MsixPart {
@@ -47,6 +50,7 @@ describe("BarRegion", () => {
       index: 2,
       size: 0x4000,
       space: "memory",
+      device: DEV,
       decode: () => state,
       memory,
       sparse: opts.sparse,
@@ -129,6 +133,7 @@ describe("BarRegion", () => {
       index: 0,
       size: 0x1000,
       space: "memory",
+      device: DEV,
       decode: () => ENABLED,
       handlers: {
         read: async () => {
@@ -162,6 +167,7 @@ describe("handler calls", () => {
               throw new Error("boom");
             },
           },
+          DEV,
           0,
           4,
           "x",
@@ -176,6 +182,7 @@ describe("handler calls", () => {
               throw new VfioError("EPERM", "no");
             },
           },
+          DEV,
           0,
           new Uint8Array(1),
           "x",
@@ -187,11 +194,15 @@ describe("handler calls", () => {
   it("wait for thenables that are not native promises", async () => {
     // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a native promise, on purpose
     const thenable = { then: (ok: (v: number) => void) => ok(0xaabb) };
-    const p = callRead({ read: () => thenable as unknown as Promise<number> }, 0, 2, "x");
+    const p = callRead({ read: () => thenable as unknown as Promise<number> }, DEV, 0, 2, "x");
     assert.ok(p instanceof Promise, "normalized to a native promise");
     assert.deepEqual([...(await p)], [0xbb, 0xaa]);
-    assert.deepEqual([...(callRead({}, 0, 3, "x") as Uint8Array)], [0, 0, 0], "no handler: zeros");
-    assert.equal(callWrite({}, 0, new Uint8Array(1), "x"), undefined, "no handler: dropped");
+    assert.deepEqual(
+      [...(callRead({}, DEV, 0, 3, "x") as Uint8Array)],
+      [0, 0, 0],
+      "no handler: zeros",
+    );
+    assert.equal(callWrite({}, DEV, 0, new Uint8Array(1), "x"), undefined, "no handler: dropped");
   });
 });
 

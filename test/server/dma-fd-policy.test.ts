@@ -33,6 +33,7 @@ describe('server option dmaFds: "sealed"', () => {
     const [a, b] = socketPair();
     server.serve(a);
     const c = await RawClient.over(b);
+    await c.enableBusMaster();
     const sealed = memoryWithWords(true);
     const unsealed = memoryWithWords(false);
     try {

@@ -19,6 +19,10 @@ export interface DeviceProcess {
   /** The descriptor count once it has not changed for `quietMs`. */
   stableFds(quietMs?: number): Promise<number>;
   stderr(): string;
+  /** How many times the server's stdout has matched `pattern` (a global RegExp) so far. */
+  outputCount(pattern: RegExp): number;
+  /** Resolves once the server's stdout has matched `pattern` (global) `count` times. */
+  waitOutput(pattern: RegExp, count?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -32,10 +36,23 @@ export async function startDevice(args: string[] = []): Promise<DeviceProcess> {
   child.stderr!.on("data", (d) => {
     err += d;
   });
+  let out = "";
+  child.stdout?.on("data", (d) => {
+    out += d;
+  });
+  const outputCount = (pattern: RegExp) => out.match(pattern)?.length ?? 0;
+  const waitOutput = (pattern: RegExp, count = 1) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (outputCount(pattern) < count) return;
+        child.stdout?.off("data", check);
+        resolve();
+      };
+      child.stdout?.on("data", check);
+      check();
+    });
   const pid = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (d) => {
-      out += d;
+    child.stdout?.on("data", () => {
       const m = /ready (\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
     });
@@ -70,6 +87,8 @@ export async function startDevice(args: string[] = []): Promise<DeviceProcess> {
       return last;
     },
     stderr: () => err,
+    outputCount,
+    waitOutput,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

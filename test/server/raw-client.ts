@@ -1,3 +1,4 @@
+import { toLE } from "../../src/le.js";
 /**
  * A bare vfio-user client for server tests, built directly on src/protocol and
  * src/transport (deliberately not the client SDK): it sends exactly what a test says,
@@ -128,6 +129,14 @@ export class RawClient {
     return d[0]! | (d[1]! << 8);
   }
 
+  /**
+   * Sets PCI_COMMAND_MASTER (config region 7): the device may DMA and send MSI/MSI-X
+   * only while it is set, as a driver's pci_set_master() allows.
+   */
+  async enableBusMaster(): Promise<void> {
+    await this.write16(7, 0x04, (await this.read16(7, 0x04)) | 0x4);
+  }
+
   close(): void {
     this.conn.close();
   }
@@ -188,8 +197,5 @@ export class RawClient {
   }
 }
 
-export function le(value: number, size: number): Uint8Array {
-  const b = new Uint8Array(size);
-  for (let i = 0; i < size; i++) b[i] = Math.floor(value / 256 ** i) & 0xff;
-  return b;
-}
+/** `value` as `size` little-endian bytes. */
+export const le = toLE;

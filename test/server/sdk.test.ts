@@ -20,6 +20,7 @@ describe("device SDK (in-process server over a socketpair)", () => {
     const [a, b] = socketPair();
     server.serve(a);
     const c = await RawClient.over(b);
+    await c.enableBusMaster();
     const efd = EventFd.create();
     const ram = MemFd.create("ram", 4096);
     const view = new DataView(ram.map(0, 4096));

@@ -52,6 +52,7 @@ describe("server: DMA (device in another process)", () => {
   before(async () => {
     dev = await startDevice();
     c = await RawClient.connect(dev.path);
+    await c.enableBusMaster();
     // Sealed against shrinking, as QEMU's memory-backend-memfd is: only such memory
     // may be handed to device code as a view (see test/hostile/truncated-memory).
     mem = MemFd.create("guest-ram", A_SIZE, { allowSealing: true });
@@ -179,7 +180,9 @@ describe("server: DMA (device in another process)", () => {
     const u = unmap(c, 0x600000n, 0x1000).then(() => {
       unmapped = true;
     });
-    await new Promise((r) => setTimeout(r, 40));
+    // The device's onDmaUnmap ran: the server has the DMA_UNMAP and the window is gone
+    // from its IOMMU. Its reply can only follow our DMA_READ reply, still held here.
+    await dev.waitOutput(/dma-unmap 0x600000\n/g);
     assert.equal(unmapped, false, "DMA_UNMAP is not answered while the read is in flight");
     c.hold = undefined;
     release();
@@ -193,6 +196,7 @@ describe("server: DMA (device in another process)", () => {
     c.close();
     await c.closed();
     c = await RawClient.connect(dev.path, { capabilities: { maxDataXferSize: 4096 } });
+    await c.enableBusMaster();
     const bytes = new Uint8Array(0x3000).map((_, i) => (i * 7) & 0xff);
     c.windows.push({ iova: 0x700000n, bytes });
     await map(c, 0x700000n, 0x3000);
@@ -208,6 +212,7 @@ describe("server: DMA with QEMU's 32-bit DMA_READ/WRITE count", () => {
   it("speaks the qemu layout when configured for it", async () => {
     const dev = await startDevice(["--qemu-layout"]);
     const c = await RawClient.connect(dev.path, { dmaRwLayout: "qemu" });
+    await c.enableBusMaster();
     try {
       const bytes = new Uint8Array(0x1000).map((_, i) => 255 - (i & 0xff));
       c.windows.push({ iova: 0x10000n, bytes });

@@ -36,6 +36,7 @@ describe("server: interrupts (device in another process)", () => {
   before(async () => {
     dev = await startDevice();
     c = await RawClient.connect(dev.path);
+    await c.enableBusMaster();
     msix = await findCap(c, 0x11);
     msi = await findCap(c, 0x05);
   });
@@ -257,6 +258,7 @@ describe("server: interrupts (device in another process)", () => {
       await set(MSIX, "trigger", "eventfd", 0, 1, { fds: [efds[0]!.fd] });
       await c.write32(2, TABLE + 12, 0);
       await c.call(Command.VFIO_USER_DEVICE_RESET, {});
+      await c.enableBusMaster(); // reset cleared it, as on a function reset
       assert.equal(await trigger(0), DROPPED);
       assert.equal(await c.read32(2, TABLE + 12), 1, "mask bit back to its reset value");
       await set(MSIX, "trigger", "eventfd", 0, 1, { fds: [efds[0]!.fd] });

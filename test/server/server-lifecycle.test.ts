@@ -84,9 +84,12 @@ describe("server: clients come and go (device in another process)", () => {
     assert.equal(gone, true, "a silent refused client is closed");
     await first.write32(0, REG.SCRATCH, 0x5eed);
     const patient = await RawClient.connect(dev.path, { skipVersion: true });
+    const detached = dev.outputCount(/^detached$/gm);
     first.close();
     await first.closed();
-    await new Promise((r) => setTimeout(r, 50));
+    // The server has torn the first client down (its onDetach ran): the patient, which
+    // connected while it was busy, is served next.
+    await dev.waitOutput(/^detached$/gm, detached + 1);
     await patient.version();
     assert.equal(await patient.read32(0, REG.SCRATCH), 0x5eed, "device state survives the client");
     await new Promise((r) => setTimeout(r, 300)); // twice the refuse timeout
@@ -102,6 +105,7 @@ describe("server: clients come and go (device in another process)", () => {
     });
     assert.equal(c.negotiated?.capabilities?.twinSocket?.supported, true);
     assert.equal(c.twinFds.length, 1);
+    await c.enableBusMaster();
     const efds = Array.from({ length: 8 }, () => EventFd.create());
     await c.call(
       Command.VFIO_USER_DEVICE_SET_IRQS,
@@ -162,6 +166,7 @@ describe("server: clients come and go (device in another process)", () => {
     slow.close();
 
     const dmaing = await RawClient.connect(dev.path);
+    await dmaing.enableBusMaster();
     dmaing.windows.push({ iova: 0x200000n, bytes: new Uint8Array(0x1000) });
     dmaing.hold = new Promise(() => {}); // never answers DMA_READ
     await dmaing.call(Command.VFIO_USER_DMA_MAP, {

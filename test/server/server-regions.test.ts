@@ -349,6 +349,16 @@ describe("server: negotiation, info and regions (device in another process)", ()
       E.EINVAL,
       "server-to-client command",
     );
+    await rejectsWith(
+      c.call(Command.VFIO_USER_DMA_WRITE, { address: 0n, data: new Uint8Array(4) }),
+      E.EINVAL,
+      "server-to-client command",
+    );
+    await rejectsWith(
+      c.call(Command.VFIO_USER_MIG_DATA_READ, { argsz: 16, size: 16 }),
+      E.EOPNOTSUPP,
+      "no migration",
+    );
     const io = await c.call(Command.VFIO_USER_DEVICE_GET_REGION_IO_FDS, { argsz: 64, index: 0 });
     assert.equal(io.reply.count, 0);
     assert.equal(await c.read32(0, REG.ID), DEVICE_ID_VALUE, "connection still works");

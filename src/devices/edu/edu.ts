@@ -10,10 +10,10 @@
  *   on a thread / after 100 ms of virtual time. The busy bits are set when the
  *   access that starts the work returns, so a driver must poll them as with QEMU.
  * - A DMA whose device-side range leaves 0x40000..0x40fff moves no data (QEMU logs
- *   the guest error and copies anyway, past its buffer). Neither does one while
- *   PCI_COMMAND_MASTER is clear, nor one the IOMMU refuses. Each such failure is
- *   counted in `dmaErrors`; the command still completes (START clears and, if
- *   asked, interrupt 0x100 is raised), as QEMU's command flow does.
+ *   the guest error and copies anyway, past its buffer). Neither does one the
+ *   framework refuses: PCI_COMMAND_MASTER clear, or an IOMMU fault. Each such
+ *   failure is counted in `dmaErrors`; the command still completes (START clears
+ *   and, if asked, interrupt 0x100 is raised), as QEMU's command flow does.
  * - Device reset clears every register and the buffer. QEMU's edu has no reset
  *   handler, so its state survives a reset; state must not leak across clients here.
  * - Acknowledging the last status bit lowers INTx even while MSI is on (QEMU keeps a
@@ -23,9 +23,8 @@
  *   itself answers wrong sizes (8 bytes below 0x80) the same way we do.
  */
 import { debuglog } from "node:util";
-import type { DeviceDefinition, ReadResult } from "../../server/index.js";
+import type { DeviceContext, DeviceDefinition, ReadResult } from "../../server/index.js";
 import { allOnes, leRead } from "../bytes.js";
-import { type DeviceHost, unboundHost } from "../host.js";
 import { factorial32 } from "./factorial.js";
 import {
   EDU_BAR_SIZE,
@@ -72,11 +71,14 @@ export interface EduOptions {
   readonly dmaMask?: bigint;
 }
 
-/** The edu model: its DeviceDefinition plus host-side views of its state. */
+/**
+ * The edu model: its DeviceDefinition plus host-side views of its state. Every effect
+ * on the device (interrupts, DMA) goes through the context its callbacks receive;
+ * work that finishes later keeps the context of the access that started it.
+ */
 export class EduDevice {
   readonly definition: DeviceDefinition;
   readonly dmaMask: bigint;
-  #host: DeviceHost = unboundHost;
   #liveness = 0;
   #fact = 0;
   #status = 0;
@@ -109,19 +111,13 @@ export class EduDevice {
           size: EDU_BAR_SIZE,
           prefetchable: false,
           read: (offset, size) => this.read(offset, size),
-          write: (offset, data) => this.write(offset, data),
+          write: (offset, data, dev) => this.write(offset, data, dev),
         },
       ],
       // As QEMU's msi_init(dev, 0, 1, true, false): one vector, 64-bit, no masking.
       capabilities: [{ kind: "msi", vectors: 1, addr64: true, perVectorMask: false }],
-      reset: () => this.reset(),
+      reset: (dev) => this.reset(dev),
     };
-  }
-
-  /** Connects the model to the PciDevice built from `definition` (or a stand-in). */
-  bind(host: DeviceHost): this {
-    this.#host = host;
-    return this;
   }
 
   /** The 4 KiB DMA buffer (device addresses 0x40000..0x40fff), live. */
@@ -137,7 +133,7 @@ export class EduDevice {
     return this.#irqStatus;
   }
 
-  /** DMAs that moved no data (bad device range, bus master off, IOMMU fault, unbound). */
+  /** DMAs that moved no data (bad device range, bus master off, IOMMU fault). */
   get dmaErrors(): number {
     return this.#dmaErrors;
   }
@@ -164,7 +160,7 @@ export class EduDevice {
   }
 
   /** BAR0 write handler. */
-  write(offset: number, data: Uint8Array): void {
+  write(offset: number, data: Uint8Array, dev: DeviceContext): void {
     if (!validAccess(offset, data.byteLength)) return;
     const v = leRead(data);
     switch (offset) {
@@ -176,7 +172,7 @@ export class EduDevice {
         if (this.#status & EDU_STATUS_COMPUTING) return;
         this.#fact = Number(v);
         this.#status |= EDU_STATUS_COMPUTING;
-        this.#schedule(() => this.#finishFactorial());
+        this.#schedule(() => this.#finishFactorial(dev));
         return;
       case EDU_REG_STATUS:
         // Only the interrupt-enable bit is writable; COMPUTING is the device's.
@@ -184,10 +180,10 @@ export class EduDevice {
         else this.#status &= ~EDU_STATUS_IRQ_FACT;
         return;
       case EDU_REG_IRQ_RAISE:
-        this.#raise(Number(v));
+        this.#raise(dev, Number(v));
         return;
       case EDU_REG_IRQ_ACK:
-        this.#lower(Number(v));
+        this.#lower(dev, Number(v));
         return;
       case EDU_REG_DMA_SRC:
       case EDU_REG_DMA_DST:
@@ -201,7 +197,7 @@ export class EduDevice {
       case EDU_REG_DMA_CMD:
         if (!(v & BigInt(EDU_DMA_CMD_START)) || this.#dmaCmd & BigInt(EDU_DMA_CMD_START)) return;
         this.#dmaCmd = v;
-        this.#schedule(() => this.#runDma());
+        this.#schedule(() => this.#runDma(dev));
         return;
       default:
         return; // read-only and unimplemented registers
@@ -209,7 +205,7 @@ export class EduDevice {
   }
 
   /** Device reset: every register, the buffer and pending work are cleared. */
-  reset(): void {
+  reset(dev: DeviceContext): void {
     this.#generation++;
     this.#liveness = 0;
     this.#fact = 0;
@@ -220,7 +216,7 @@ export class EduDevice {
     this.#dmaCount = 0n;
     this.#dmaCmd = 0n;
     this.#buffer.fill(0);
-    this.#host.irq.intx.deassert();
+    dev.irq.intx.deassert();
   }
 
   #readReg(offset: number): bigint {
@@ -248,17 +244,17 @@ export class EduDevice {
     }
   }
 
-  #raise(bits: number): void {
+  #raise(dev: DeviceContext, bits: number): void {
     this.#irqStatus = (this.#irqStatus | bits) >>> 0;
     if (this.#irqStatus === 0) return;
-    const irq = this.#host.irq;
+    const irq = dev.irq;
     if (irq.mode === "msi") irq.trigger(0);
     else irq.intx.assert();
   }
 
-  #lower(bits: number): void {
+  #lower(dev: DeviceContext, bits: number): void {
     this.#irqStatus = (this.#irqStatus & ~bits) >>> 0;
-    if (this.#irqStatus === 0) this.#host.irq.intx.deassert();
+    if (this.#irqStatus === 0) dev.irq.intx.deassert();
   }
 
   /** Runs `work` on a later turn of the event loop unless a reset intervenes. */
@@ -271,23 +267,26 @@ export class EduDevice {
     this.#jobs.add(job);
   }
 
-  #finishFactorial(): void {
+  #finishFactorial(dev: DeviceContext): void {
     this.#fact = factorial32(this.#fact);
     this.#status &= ~EDU_STATUS_COMPUTING;
-    if (this.#status & EDU_STATUS_IRQ_FACT) this.#raise(EDU_IRQ_FACT);
+    if (this.#status & EDU_STATUS_IRQ_FACT) this.#raise(dev, EDU_IRQ_FACT);
   }
 
-  async #runDma(): Promise<void> {
+  async #runDma(dev: DeviceContext): Promise<void> {
     const generation = this.#generation;
     const cmd = this.#dmaCmd;
-    await this.#transfer((cmd & BigInt(EDU_DMA_CMD_TO_RAM)) !== 0n, generation);
+    await this.#transfer(dev, (cmd & BigInt(EDU_DMA_CMD_TO_RAM)) !== 0n, generation);
     if (generation !== this.#generation) return;
     this.#dmaCmd &= ~BigInt(EDU_DMA_CMD_START);
-    if (cmd & BigInt(EDU_DMA_CMD_IRQ)) this.#raise(EDU_IRQ_DMA);
+    if (cmd & BigInt(EDU_DMA_CMD_IRQ)) this.#raise(dev, EDU_IRQ_DMA);
   }
 
-  /** Moves the data of the programmed DMA, or records why it could not. */
-  async #transfer(toRam: boolean, generation: number): Promise<void> {
+  /**
+   * Moves the data of the programmed DMA, or records why it could not. Bus mastering
+   * is not checked here: the framework refuses DMA while it is off, like any fault.
+   */
+  async #transfer(dev: DeviceContext, toRam: boolean, generation: number): Promise<void> {
     const count = this.#dmaCount;
     const device = toRam ? this.#dmaSrc : this.#dmaDst;
     let ram = toRam ? this.#dmaDst : this.#dmaSrc;
@@ -298,8 +297,6 @@ export class EduDevice {
       );
     }
     if (count === 0n) return;
-    if (!this.#host.config.busMaster)
-      return this.#dmaFailed("bus mastering is disabled (PCI_COMMAND_MASTER)");
     if ((ram & this.dmaMask) !== ram) {
       debug(
         "%s: clamping DMA address 0x%s to the DMA mask",
@@ -312,9 +309,9 @@ export class EduDevice {
     const length = Number(count);
     try {
       if (toRam) {
-        await this.#host.dma.write(ram, this.#buffer.slice(offset, offset + length));
+        await dev.dma.write(ram, this.#buffer.slice(offset, offset + length));
       } else {
-        const data = await this.#host.dma.read(ram, length);
+        const data = await dev.dma.read(ram, length);
         if (generation === this.#generation) this.#buffer.set(data.subarray(0, length), offset);
       }
     } catch (err) {

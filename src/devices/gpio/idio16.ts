@@ -13,7 +13,9 @@
  *
  * The host side (the world wired to the connector) sets the inputs with
  * `setInputs`/`setInput` and watches the outputs through `outputs` and the
- * "outputs" event.
+ * "outputs" event. The register handlers act through the context they receive; an
+ * input change comes from outside any callback, so the model builds its PciDevice
+ * itself (`device`) and raises the line through it.
  *
  * Differences from the card: the input filters are register state only (no input
  * timing is modelled); the PLX bridge registers of BARs 0-1 are absent (the driver
@@ -24,8 +26,13 @@
  */
 import { EventEmitter } from "node:events";
 import { VfioError } from "../../errors.js";
-import type { BarDefinition, DeviceDefinition } from "../../server/index.js";
-import { type DeviceHost, unboundHost } from "../host.js";
+import {
+  type BarDefinition,
+  createDevice,
+  type DeviceContext,
+  type DeviceDefinition,
+  type PciDevice,
+} from "../../server/index.js";
 import {
   IDIO16_BAR,
   IDIO16_CLASS_CODE,
@@ -70,7 +77,8 @@ const MEM_BAR_SIZE = 4096;
 /** The PCI-IDIO-16 model: device definition plus the host-side view of its lines. */
 export class PciIdio16 extends EventEmitter<Idio16Events> {
   readonly definition: DeviceDefinition;
-  #host: DeviceHost = unboundHost;
+  /** The device built from `definition`: what a server serves. */
+  readonly device: PciDevice;
   #outputs = 0;
   #inputs: number;
   #irqEnabled = false;
@@ -83,8 +91,9 @@ export class PciIdio16 extends EventEmitter<Idio16Events> {
     super();
     this.#inputs = checkMask(options.inputs ?? 0, "inputs");
     const handlers = {
-      read: (offset: number, size: number) => this.read(offset, size),
-      write: (offset: number, data: Uint8Array) => this.write(offset, data),
+      read: (offset: number, size: number, dev: DeviceContext) => this.read(offset, size, dev),
+      write: (offset: number, data: Uint8Array, dev: DeviceContext) =>
+        this.write(offset, data, dev),
     };
     const bar: BarDefinition =
       options.bar === "mem32"
@@ -99,15 +108,9 @@ export class PciIdio16 extends EventEmitter<Idio16Events> {
       classCode: IDIO16_CLASS_CODE,
       interruptPin: 1,
       bars,
-      reset: () => this.reset(),
+      reset: (dev) => this.reset(dev),
     };
-  }
-
-  /** Connects the model to the PciDevice built from `definition` (or a stand-in). */
-  bind(host: DeviceHost): this {
-    this.#host = host;
-    if (this.#line) host.irq.intx.assert();
-    return this;
+    this.device = createDevice(this.definition);
   }
 
   /** The output latch, bit n = output n (FET driven). */
@@ -134,7 +137,7 @@ export class PciIdio16 extends EventEmitter<Idio16Events> {
     this.#irqStatus |= IDIO16_IRQ_STATUS_PENDING;
     if (changed & 0x00ff) this.#irqStatus |= IDIO16_IRQ_STATUS_COS0_7;
     if (changed & 0xff00) this.#irqStatus |= IDIO16_IRQ_STATUS_COS8_15;
-    this.#updateLine();
+    this.#updateLine(this.device);
   }
 
   /** Drives input `line` (0-15). */
@@ -164,28 +167,28 @@ export class PciIdio16 extends EventEmitter<Idio16Events> {
   }
 
   /** BAR 2 read handler. */
-  read(offset: number, size: number): Uint8Array {
+  read(offset: number, size: number, dev: DeviceContext): Uint8Array {
     const out = new Uint8Array(size);
-    for (let i = 0; i < size; i++) out[i] = this.#readByte(offset + i);
+    for (let i = 0; i < size; i++) out[i] = this.#readByte(dev, offset + i);
     return out;
   }
 
   /** BAR 2 write handler. */
-  write(offset: number, data: Uint8Array): void {
-    for (let i = 0; i < data.length; i++) this.#writeByte(offset + i, data[i]!);
+  write(offset: number, data: Uint8Array, dev: DeviceContext): void {
+    for (const [i, byte] of data.entries()) this.#writeByte(dev, offset + i, byte);
   }
 
   /** Device reset: outputs off, interrupt disabled and cleared, filters off. */
-  reset(): void {
+  reset(dev: DeviceContext): void {
     this.#setOutputs(0);
     this.#irqEnabled = false;
     this.#irqStatus = 0;
     this.#filtersAll = false;
     this.#filters0to7 = 0;
-    this.#updateLine();
+    this.#updateLine(dev);
   }
 
-  #readByte(reg: number): number {
+  #readByte(dev: DeviceContext, reg: number): number {
     switch (reg) {
       case IDIO16_REG_OUT0_7:
         return this.#outputs & 0xff;
@@ -193,7 +196,7 @@ export class PciIdio16 extends EventEmitter<Idio16Events> {
         return this.#inputs & 0xff;
       case IDIO16_REG_IRQ_CTL:
         this.#irqEnabled = true;
-        this.#updateLine();
+        this.#updateLine(dev);
         return 0;
       case IDIO16_REG_FILTER_CTL:
         this.#filtersAll = true;
@@ -211,18 +214,18 @@ export class PciIdio16 extends EventEmitter<Idio16Events> {
     }
   }
 
-  #writeByte(reg: number, value: number): void {
+  #writeByte(dev: DeviceContext, reg: number, value: number): void {
     switch (reg) {
       case IDIO16_REG_OUT0_7:
         this.#setOutputs((this.#outputs & 0xff00) | value);
         return;
       case IDIO16_REG_IN0_7:
         this.#irqStatus = 0;
-        this.#updateLine();
+        this.#updateLine(dev);
         return;
       case IDIO16_REG_IRQ_CTL:
         this.#irqEnabled = false;
-        this.#updateLine();
+        this.#updateLine(dev);
         return;
       case IDIO16_REG_FILTER_CTL:
         this.#filtersAll = false;
@@ -245,12 +248,12 @@ export class PciIdio16 extends EventEmitter<Idio16Events> {
     this.emit("outputs", value, previous);
   }
 
-  #updateLine(): void {
+  #updateLine(dev: DeviceContext): void {
     const level = this.#irqEnabled && (this.#irqStatus & IDIO16_IRQ_STATUS_PENDING) !== 0;
     if (level === this.#line) return;
     this.#line = level;
-    if (level) this.#host.irq.intx.assert();
-    else this.#host.irq.intx.deassert();
+    if (level) dev.irq.intx.assert();
+    else dev.irq.intx.deassert();
     this.emit("irq", level);
   }
 }

@@ -110,7 +110,6 @@ function body(direction: "request" | "reply"): BodyCodec<DeviceFeatureMessage> {
 }
 
 export const deviceFeatureCodec: CommandCodec<DeviceFeatureRequest, DeviceFeatureReply> = {
-  name: "DEVICE_FEATURE",
   request: body("request"),
   reply: body("reply"),
   fitReply(requestArgsz, full) {

@@ -75,7 +75,6 @@ export function fitFixedReply<T extends { argsz: number }>(
 }
 
 export const deviceInfoCodec: CommandCodec<DeviceInfoRequest, DeviceInfoReply> = {
-  name: "DEVICE_GET_INFO",
   request,
   reply,
   fitReply: fitFixedReply("DEVICE_GET_INFO", DEVICE_INFO_SIZE),

@@ -2,7 +2,6 @@ import { type CommandCodec, type EmptyBody, emptyBody } from "../codec.js";
 
 /** VFIO_USER_DEVICE_RESET: neither the request nor the reply has a payload. */
 export const deviceResetCodec: CommandCodec<EmptyBody, EmptyBody> = {
-  name: "DEVICE_RESET",
   request: emptyBody,
   reply: emptyBody,
 };

@@ -72,7 +72,6 @@ const dmaMapRequest: BodyCodec<DmaMapRequest> = {
 };
 
 export const dmaMapCodec: CommandCodec<DmaMapRequest, EmptyBody> = {
-  name: "DMA_MAP",
   request: dmaMapRequest,
   reply: emptyBody,
 };
@@ -209,7 +208,6 @@ const dmaUnmapReply: BodyCodec<DmaUnmapReply> = {
 };
 
 export const dmaUnmapCodec: CommandCodec<DmaUnmapRequest, DmaUnmapReply> = {
-  name: "DMA_UNMAP",
   request: dmaUnmapRequest,
   reply: dmaUnmapReply,
   fitReply(requestArgsz, reply) {

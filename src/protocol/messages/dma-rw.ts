@@ -150,13 +150,11 @@ const writeReply: BodyCodec<DmaWriteReply> = {
 };
 
 export const dmaReadCodec: CommandCodec<DmaReadRequest, DmaReadReply> = {
-  name: "DMA_READ",
   request: readRequest,
   reply: dataCodec(false),
 };
 
 export const dmaWriteCodec: CommandCodec<DmaWriteRequest, DmaWriteReply> = {
-  name: "DMA_WRITE",
   request: dataCodec(true),
   reply: writeReply,
 };

@@ -7,7 +7,13 @@ import {
   type EncodeOptions,
   encodeBody,
 } from "../codec.js";
-import { Command, type CommandId, commandName, isKnownCommand } from "../constants.js";
+import {
+  Command,
+  type CommandId,
+  commandLabel,
+  commandName,
+  isKnownCommand,
+} from "../constants.js";
 import { ProtocolError } from "../protocol-error.js";
 import {
   type DeviceFeatureReply,
@@ -170,7 +176,7 @@ export function decodeRequest<C extends CommandId>(
   ctx?: Partial<DecodeContext>,
 ): RequestMap[C] {
   const codec = commandCodec(command);
-  return decodeBody(codec.request, codec.name, "request", body, context(ctx));
+  return decodeBody(codec.request, commandLabel(command), "request", body, context(ctx));
 }
 
 /** Decode a (non-error) reply body. */
@@ -180,7 +186,7 @@ export function decodeReply<C extends CommandId>(
   ctx?: Partial<DecodeContext>,
 ): ReplyMap[C] {
   const codec = commandCodec(command);
-  return decodeBody(codec.reply, codec.name, "reply", body, context(ctx));
+  return decodeBody(codec.reply, commandLabel(command), "reply", body, context(ctx));
 }
 
 /** The encode/decode functions of one command. Throws ProtocolError(ENOSYS) if unknown. */

@@ -66,7 +66,6 @@ const reply: BodyCodec<IrqInfoReply> = {
 };
 
 export const irqInfoCodec: CommandCodec<IrqInfoRequest, IrqInfoReply> = {
-  name: "DEVICE_GET_IRQ_INFO",
   request,
   reply,
   fitReply: fitFixedReply("DEVICE_GET_IRQ_INFO", IRQ_INFO_SIZE),

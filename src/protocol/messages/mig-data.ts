@@ -93,7 +93,6 @@ const writeRequest: BodyCodec<MigDataWriteRequest> = {
 };
 
 export const migDataReadCodec: CommandCodec<MigDataReadRequest, MigDataReadReply> = {
-  name: "MIG_DATA_READ",
   request: readRequest,
   reply: readReply,
   fitReply(requestArgsz, full) {
@@ -110,7 +109,6 @@ export const migDataReadCodec: CommandCodec<MigDataReadRequest, MigDataReadReply
 };
 
 export const migDataWriteCodec: CommandCodec<MigDataWriteRequest, EmptyBody> = {
-  name: "MIG_DATA_WRITE",
   request: writeRequest,
   reply: emptyBody,
 };

@@ -118,7 +118,6 @@ const reply: BodyCodec<RegionInfoReply> = {
 };
 
 export const regionInfoCodec: CommandCodec<RegionInfoRequest, RegionInfoReply> = {
-  name: "DEVICE_GET_REGION_INFO",
   request,
   reply,
   fitReply(requestArgsz, full) {

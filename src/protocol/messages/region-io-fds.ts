@@ -216,7 +216,6 @@ const reply: BodyCodec<RegionIoFdsReply> = {
 };
 
 export const regionIoFdsCodec: CommandCodec<RegionIoFdsRequest, RegionIoFdsReply> = {
-  name: "DEVICE_GET_REGION_IO_FDS",
   request,
   reply,
   fitReply(requestArgsz, full) {

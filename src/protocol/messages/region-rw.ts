@@ -1,3 +1,4 @@
+import { getU32, setU32 } from "../../le.js";
 import {
   type BodyCodec,
   type CommandCodec,
@@ -46,10 +47,6 @@ function readHeader(r: Reader): RegionAccess {
 const U32_MAX = 0xffffffff;
 const U64_END = 1n << 64n;
 
-function le32(b: Uint8Array, p: number): number {
-  return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
-}
-
 /**
  * The access header of a body the fast decoders accept, or undefined. Declines whatever
  * the generic decoder might reject: fds, a count over max_data_xfer_size (requests), and
@@ -61,15 +58,15 @@ function fastHeader(
   isRequest: boolean,
 ): RegionAccess | undefined {
   if (ctx.numFds !== 0 || body.byteLength < REGION_ACCESS_SIZE) return undefined;
-  const hi = le32(body, 4);
+  const hi = getU32(body, 4);
   if (hi === U32_MAX) return undefined;
-  const count = le32(body, 12);
+  const count = getU32(body, 12);
   if (isRequest && ctx.maxDataXferSize !== undefined && count > ctx.maxDataXferSize) {
     return undefined;
   }
-  const lo = le32(body, 0);
+  const lo = getU32(body, 0);
   const offset = hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
-  return { offset, region: le32(body, 8), count };
+  return { offset, region: getU32(body, 8), count };
 }
 
 /** The 16 header bytes, or undefined if a field is out of range (the generic encoder reports it). */
@@ -87,18 +84,11 @@ function fastEncodeHeader(
   const b = new Uint8Array(REGION_ACCESS_SIZE + dataLength);
   const lo = Number(offset & 0xffffffffn);
   const hi = offset < 0x100000000n ? 0 : Number(offset >> 32n);
-  put32(b, 0, lo);
-  put32(b, 4, hi);
-  put32(b, 8, region);
-  put32(b, 12, count);
+  setU32(b, 0, lo);
+  setU32(b, 4, hi);
+  setU32(b, 8, region);
+  setU32(b, 12, count);
   return b;
-}
-
-function put32(b: Uint8Array, p: number, v: number): void {
-  b[p] = v;
-  b[p + 1] = v >>> 8;
-  b[p + 2] = v >>> 16;
-  b[p + 3] = v >>> 24;
 }
 
 function accessCodec(isRequest: boolean): BodyCodec<RegionAccess> {
@@ -155,13 +145,11 @@ function dataCodec(isRequest: boolean): BodyCodec<RegionData> {
 }
 
 export const regionReadCodec: CommandCodec<RegionReadRequest, RegionReadReply> = {
-  name: "REGION_READ",
   request: accessCodec(true),
   reply: dataCodec(false),
 };
 
 export const regionWriteCodec: CommandCodec<RegionWriteRequest, RegionWriteReply> = {
-  name: "REGION_WRITE",
   request: dataCodec(true),
   reply: accessCodec(false),
 };

@@ -79,7 +79,6 @@ const reply: BodyCodec<RegionWriteMultiReply> = {
 };
 
 export const regionWriteMultiCodec: CommandCodec<RegionWriteMultiRequest, RegionWriteMultiReply> = {
-  name: "REGION_WRITE_MULTI",
   request,
   reply,
 };

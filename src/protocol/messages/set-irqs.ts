@@ -117,7 +117,6 @@ const request: BodyCodec<SetIrqsRequest> = {
 };
 
 export const setIrqsCodec: CommandCodec<SetIrqsRequest, EmptyBody> = {
-  name: "DEVICE_SET_IRQS",
   request,
   reply: emptyBody,
 };

@@ -81,7 +81,6 @@ function versionBody(role: "request" | "reply"): BodyCodec<VersionMessage> {
 }
 
 export const versionCodec: CommandCodec<VersionMessage, VersionMessage> = {
-  name: "VERSION",
   request: versionBody("request"),
   reply: versionBody("reply"),
 };

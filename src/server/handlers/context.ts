@@ -1,5 +1,5 @@
 import { hex } from "../../hex.js";
-import type { Session } from "../../protocol/index.js";
+import type { Session, VersionMessage } from "../../protocol/index.js";
 import type { DeviceCore } from "../device-core.js";
 import type { Logger } from "../logger.js";
 import { leValue } from "../regions/handler-call.js";
@@ -18,6 +18,8 @@ export interface HandlerContext {
    * once the handler is done, whether it succeeded or failed.
    */
   takeFds(): number[];
+  /** VERSION: negotiate with the client (the session's state, hence here). */
+  negotiate(proposal: VersionMessage): Reply;
 }
 
 /** A successful reply: body bytes and fds to pass (still ours: the kernel dups them). */

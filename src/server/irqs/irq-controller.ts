@@ -48,6 +48,11 @@ export interface IrqControllerOptions {
   readonly msiRegisters?: VectorRegisters;
   /** Called when the INTx line state flips (to mirror it in PCI_STATUS_INTERRUPT). */
   readonly onIntxAsserted?: (asserted: boolean) => void;
+  /**
+   * PCI_COMMAND_MASTER; default always set. MSI and MSI-X messages are memory writes,
+   * which a function may not issue while it is clear (PCIe Base 7.5.1.1.3).
+   */
+  readonly busMaster?: () => boolean;
 }
 
 export interface IrqInfo {
@@ -90,13 +95,24 @@ export class IrqController {
       throw new VfioError("EINVAL", "MSI-X vectors declared without a matching MSI-X table");
     }
     this.intx = new IntxLine(options.onIntxAsserted);
-    this.msi = new VectorSet(options.caps.msiVectors, options.msiRegisters ?? localRegisters());
+    const canSend = options.busMaster ?? (() => true);
+    this.msi = new VectorSet(
+      options.caps.msiVectors,
+      options.msiRegisters ?? localRegisters(),
+      canSend,
+    );
     const table = this.#table;
-    this.msix = new VectorSet(options.caps.msixVectors, {
-      isMasked: (v) => this.#functionMask || (this.#tableInUse && table!.isMasked(v)),
-      isPending: (v) => table!.isPending(v),
-      setPending: (v, p) => table!.setPending(v, p),
-    });
+    this.msix = new VectorSet(
+      options.caps.msixVectors,
+      table === undefined
+        ? localRegisters()
+        : {
+            isMasked: (v) => this.#functionMask || (this.#tableInUse && table.isMasked(v)),
+            isPending: (v) => table.isPending(v),
+            setPending: (v, p) => table.setPending(v, p),
+          },
+      canSend,
+    );
   }
 
   /** The interrupt type the client has enabled. */
@@ -226,6 +242,12 @@ export class IrqController {
     this.#tableInUse = true;
     if (this.#mode !== "msix") return;
     for (const v of result.unmasked) this.msix.deliverPending(v, 1);
+  }
+
+  /** PCI_COMMAND_MASTER was set: send what stayed pending while messages could not go out. */
+  busMasterEnabled(): void {
+    if (this.#mode === "msi") this.msi.deliverPending();
+    else if (this.#mode === "msix") this.msix.deliverPending();
   }
 
   /** MSI mask bits changed in config space: deliver what became unmasked. */

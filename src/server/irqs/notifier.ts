@@ -27,4 +27,11 @@ export type IrqDelivery =
   /** The vector is masked: it is pending and will be delivered on unmask. */
   | "pending"
   /** Nobody listens (interrupt type not enabled or no eventfd for the vector). */
-  | "dropped";
+  | "dropped"
+  /**
+   * Bus mastering is off (PCI_COMMAND_MASTER clear): an MSI/MSI-X message is a memory
+   * write, which the function may not issue, so it is not sent. It is not made pending
+   * either: pending bits (the MSI-X PBA, MSI Pending Bits) record vectors held back by
+   * a mask, and a vector that was pending already stays so until it can be sent.
+   */
+  | "blocked";

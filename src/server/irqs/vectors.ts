@@ -17,16 +17,27 @@ export interface VectorRegisters {
  * masked if either that client mask or the device registers say so; an interrupt
  * raised while masked sets the pending bit and is delivered, and the bit cleared, as
  * soon as the vector is unmasked and has an eventfd.
+ *
+ * `canSend` is the bus-master gate: while it says no, an unmasked vector is not sent
+ * ("blocked") and a pending one stays pending. A fresh vector is not made pending by
+ * it: the pending bits are defined for masking only (PCI 3.0 6.8.2.9 for MSI, 6.8.2.10
+ * for the MSI-X PBA), and the PCIe spec has BME=0 disable the messages outright. The
+ * device knows from the "blocked" result and keeps its own interrupt status, as
+ * hardware does (a driver that re-enables bus mastering re-checks it). QEMU behaves
+ * the same: msi_send_message writes through the bus-master address space, which is
+ * disabled while the bit is clear, and the message is lost.
  */
 export class VectorSet {
   readonly capacity: number;
   readonly #regs: VectorRegisters;
   readonly #notifiers: (IrqNotifier | null)[];
   readonly #clientMask: Uint8Array;
+  readonly #canSend: () => boolean;
 
-  constructor(capacity: number, regs: VectorRegisters) {
+  constructor(capacity: number, regs: VectorRegisters, canSend: () => boolean = () => true) {
     this.capacity = capacity;
     this.#regs = regs;
+    this.#canSend = canSend;
     this.#notifiers = new Array<IrqNotifier | null>(capacity).fill(null);
     this.#clientMask = new Uint8Array(capacity);
   }
@@ -69,6 +80,7 @@ export class VectorSet {
       this.#regs.setPending(vector, true);
       return "pending";
     }
+    if (!this.#canSend()) return "blocked";
     const n = this.#notifiers[vector];
     if (n == null) return "dropped";
     n.signal();
@@ -81,6 +93,7 @@ export class VectorSet {
    * config write, a function-mask change, a new eventfd.
    */
   deliverPending(start = 0, count = this.capacity): void {
+    if (!this.#canSend()) return;
     const end = Math.min(this.capacity, start + count);
     for (let v = start; v < end; v++) {
       if (!this.#regs.isPending(v) || this.isMasked(v)) continue;

@@ -1,5 +1,5 @@
 import { VfioError } from "../../errors.js";
-import type { MmapArea, RegionHandlers } from "../device.js";
+import type { DeviceContext, MmapArea, RegionHandlers } from "../device.js";
 import { checkDecode, type DecodeSpace, type DecodeState, decodeEnabled } from "../mmio-gate.js";
 import { callRead, callWrite } from "./handler-call.js";
 import type { Region, RegionMmap } from "./region.js";
@@ -19,6 +19,8 @@ export interface BarRegionOptions {
   readonly size: number;
   readonly space: "memory" | "io";
   readonly handlers: RegionHandlers;
+  /** Passed to the handlers. */
+  readonly device: DeviceContext;
   /** The command register, read at every access for the MMIO gate. */
   readonly decode: () => DecodeState;
   /** Backing memory of an mmap-able BAR. */
@@ -60,6 +62,7 @@ export class BarRegion implements Region {
   readonly typeCap = undefined;
   readonly #space: DecodeSpace;
   readonly #handlers: RegionHandlers;
+  readonly #device: DeviceContext;
   readonly #decode: () => DecodeState;
   readonly #memory: SharedMemory | undefined;
   readonly #msix: MsixPart | undefined;
@@ -73,6 +76,7 @@ export class BarRegion implements Region {
     this.size = o.size;
     this.#space = o.space;
     this.#handlers = o.handlers;
+    this.#device = o.device;
     this.#decode = o.decode;
     this.#memory = o.memory;
     this.#msix = o.msix;
@@ -138,7 +142,7 @@ export class BarRegion implements Region {
       case "memory":
         return this.#memory!.bytes.slice(p.start, p.end);
       default:
-        return callRead(this.#handlers, p.start, len, this.name);
+        return callRead(this.#handlers, this.#device, p.start, len, this.name);
     }
   }
 
@@ -153,7 +157,7 @@ export class BarRegion implements Region {
         this.#memory!.bytes.set(data, p.start);
         return;
       default:
-        return callWrite(this.#handlers, p.start, data, this.name);
+        return callWrite(this.#handlers, this.#device, p.start, data, this.name);
     }
   }
 

@@ -1,7 +1,7 @@
 import { VfioError } from "../../errors.js";
 import type { MsixState } from "../../pci/index.js";
 import { regionName } from "../../protocol/index.js";
-import type { DeviceDefinition, MmapArea } from "../device.js";
+import type { DeviceContext, DeviceDefinition, MmapArea } from "../device.js";
 import type { DecodeState } from "../mmio-gate.js";
 import { MSIX_MAX_VECTORS, PCI_MSIX_ENTRY_SIZE, pbaSize } from "../msix-table.js";
 import { BarRegion, type MsixPart } from "./bar-region.js";
@@ -18,6 +18,8 @@ export interface ConfigAccess {
 }
 
 export interface BuildContext {
+  /** What the device's handlers receive. */
+  readonly device: DeviceContext;
   readonly decode: () => DecodeState;
   readonly config: ConfigAccess;
   readonly msix:
@@ -47,9 +49,9 @@ export function buildRegions(def: DeviceDefinition, ctx: BuildContext): BuiltReg
   try {
     const regions: Region[] = [];
     for (let i = 0; i < 6; i++) regions.push(buildBar(def, i, ctx, barMemory));
-    regions.push(def.rom ? buildRom(def, ctx) : absentRegion(6, "ROM"));
+    regions.push(def.rom ? buildRom(def.rom, ctx) : absentRegion(6, "ROM"));
     regions.push(configRegion(ctx.config));
-    regions.push(def.vga ? new VgaRegion(def.vga, ctx.decode) : absentRegion(8, "VGA"));
+    regions.push(def.vga ? new VgaRegion(def.vga, ctx.device, ctx.decode) : absentRegion(8, "VGA"));
     (def.regions ?? []).forEach((r, k) => {
       const index = 9 + k;
       const size = regionSize(r.size, `region ${index}`);
@@ -58,7 +60,7 @@ export function buildRegions(def: DeviceDefinition, ctx: BuildContext): BuiltReg
         memory = new SharedMemory(`region${index}`, size);
         regionMemory.set(index, memory);
       }
-      regions.push(new DeviceSpecificRegion(index, r, size, memory));
+      regions.push(new DeviceSpecificRegion(index, r, ctx.device, size, memory));
     });
     return { regions, barMemory, regionMemory };
   } catch (err) {
@@ -95,7 +97,8 @@ function buildBar(
     index,
     size,
     space: bar.kind === "io" ? "io" : "memory",
-    handlers: { read: bar.read?.bind(bar), write: bar.write?.bind(bar) },
+    handlers: bar,
+    device: ctx.device,
     decode: ctx.decode,
     memory,
     sparse,
@@ -117,8 +120,7 @@ function msixPart(index: number, ctx: BuildContext): MsixPart | undefined {
   return { table, pba, readTable: m.readTable, writeTable: m.writeTable, readPba: m.readPba };
 }
 
-function buildRom(def: DeviceDefinition, ctx: BuildContext): Region {
-  const rom = def.rom!;
+function buildRom(rom: NonNullable<DeviceDefinition["rom"]>, ctx: BuildContext): Region {
   const size = romSizeOf(rom);
   if (rom.data && rom.data.byteLength > size) {
     throw new VfioError(
@@ -126,7 +128,7 @@ function buildRom(def: DeviceDefinition, ctx: BuildContext): Region {
       `ROM data of ${rom.data.byteLength} bytes exceeds its ${size}-byte size`,
     );
   }
-  return new RomRegion(rom, size, ctx.decode);
+  return new RomRegion(rom, ctx.device, size, ctx.decode);
 }
 
 /** ROM size: declared, or the data rounded up to a power of two of at least 2 KiB. */

@@ -1,5 +1,5 @@
 import { VfioError } from "../../errors.js";
-import type { ReadResult, RegionHandlers } from "../device.js";
+import type { DeviceContext, ReadResult, RegionHandlers } from "../device.js";
 
 /**
  * A device handler failed. The client gets `errno` (the VfioError's own errno when the
@@ -81,6 +81,7 @@ export function readResultBytes(
  */
 export function callRead(
   handlers: RegionHandlers,
+  dev: DeviceContext,
   offset: number,
   size: number,
   label: string,
@@ -88,7 +89,7 @@ export function callRead(
   if (handlers.read === undefined) return new Uint8Array(size);
   let result: ReadResult | PromiseLike<ReadResult>;
   try {
-    result = handlers.read(offset, size);
+    result = handlers.read(offset, size, dev);
   } catch (err) {
     throw new DeviceHandlerError(describe(label, "read", offset), err);
   }
@@ -114,6 +115,7 @@ async function settleRead(
 /** Calls a write handler (the write is dropped without one); synchronous as callRead. */
 export function callWrite(
   handlers: RegionHandlers,
+  dev: DeviceContext,
   offset: number,
   data: Uint8Array,
   label: string,
@@ -121,7 +123,7 @@ export function callWrite(
   if (handlers.write === undefined) return;
   let result: void | PromiseLike<void>;
   try {
-    result = handlers.write(offset, data);
+    result = handlers.write(offset, data, dev);
   } catch (err) {
     throw new DeviceHandlerError(describe(label, "write", offset), err);
   }
@@ -149,9 +151,4 @@ function isThenable<T>(v: unknown): v is PromiseLike<T> {
   );
 }
 
-/** Little-endian value of up to 8 bytes, for handlers that want a number. */
-export function leValue(data: Uint8Array): bigint {
-  let v = 0n;
-  for (let i = data.byteLength - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[i]!);
-  return v;
-}
+export { leValue } from "../../le.js";

@@ -1,5 +1,10 @@
 import { VfioError } from "../../errors.js";
-import type { DeviceRegionDefinition, RegionHandlers, RomDefinition } from "../device.js";
+import type {
+  DeviceContext,
+  DeviceRegionDefinition,
+  RegionHandlers,
+  RomDefinition,
+} from "../device.js";
 import { checkDecode, type DecodeState, decodeEnabled } from "../mmio-gate.js";
 import { callRead, callWrite } from "./handler-call.js";
 import type { Region, RegionMmap, RegionTypeCap } from "./region.js";
@@ -22,10 +27,12 @@ export class RomRegion implements Region {
   readonly mmap = undefined;
   readonly typeCap = undefined;
   readonly #def: RomDefinition;
+  readonly #device: DeviceContext;
   readonly #decode: () => DecodeState;
 
-  constructor(def: RomDefinition, size: number, decode: () => DecodeState) {
+  constructor(def: RomDefinition, device: DeviceContext, size: number, decode: () => DecodeState) {
     this.#def = def;
+    this.#device = device;
     this.size = size;
     this.#decode = decode;
   }
@@ -36,7 +43,7 @@ export class RomRegion implements Region {
     if (!decodeEnabled(state, "memory")) {
       checkDecode(state, "memory", `ROM read of ${size} bytes at 0x${offset.toString(16)}`);
     }
-    if (this.#def.read) return callRead(this.#def, offset, size, "ROM");
+    if (this.#def.read) return callRead(this.#def, this.#device, offset, size, "ROM");
     const out = new Uint8Array(size);
     const data = this.#def.data;
     if (data && offset < data.byteLength) out.set(data.subarray(offset, offset + size));
@@ -66,21 +73,23 @@ export class VgaRegion implements Region {
   readonly mmap = undefined;
   readonly typeCap = undefined;
   readonly #handlers: RegionHandlers;
+  readonly #device: DeviceContext;
   readonly #decode: () => DecodeState;
 
-  constructor(handlers: RegionHandlers, decode: () => DecodeState) {
+  constructor(handlers: RegionHandlers, device: DeviceContext, decode: () => DecodeState) {
     this.#handlers = handlers;
+    this.#device = device;
     this.#decode = decode;
   }
 
   read(offset: number, size: number): Uint8Array | Promise<Uint8Array> {
     this.#check(offset, size, "read");
-    return callRead(this.#handlers, offset, size, "VGA");
+    return callRead(this.#handlers, this.#device, offset, size, "VGA");
   }
 
   write(offset: number, data: Uint8Array): void | Promise<void> {
     this.#check(offset, data.byteLength, "write");
-    return callWrite(this.#handlers, offset, data, "VGA");
+    return callWrite(this.#handlers, this.#device, offset, data, "VGA");
   }
 
   #check(offset: number, size: number, op: string): void {
@@ -108,9 +117,17 @@ export class DeviceSpecificRegion implements Region {
   readonly mmap: RegionMmap | undefined;
   readonly typeCap: RegionTypeCap;
   readonly #def: DeviceRegionDefinition;
+  readonly #device: DeviceContext;
   readonly #memory: SharedMemory | undefined;
 
-  constructor(index: number, def: DeviceRegionDefinition, size: number, memory?: SharedMemory) {
+  constructor(
+    index: number,
+    def: DeviceRegionDefinition,
+    device: DeviceContext,
+    size: number,
+    memory?: SharedMemory,
+  ) {
+    this.#device = device;
     this.index = index;
     this.name = `region ${index}`;
     this.size = size;
@@ -125,7 +142,7 @@ export class DeviceSpecificRegion implements Region {
   read(offset: number, size: number): Uint8Array | Promise<Uint8Array> {
     if (offset + size > this.size) throw outside(this.name, offset, size, this.size);
     if (this.#memory && !this.#def.read) return this.#memory.bytes.slice(offset, offset + size);
-    return callRead(this.#def, offset, size, this.name);
+    return callRead(this.#def, this.#device, offset, size, this.name);
   }
 
   write(offset: number, data: Uint8Array): void | Promise<void> {
@@ -135,6 +152,6 @@ export class DeviceSpecificRegion implements Region {
       this.#memory.bytes.set(data, offset);
       return;
     }
-    return callWrite(this.#def, offset, data, this.name);
+    return callWrite(this.#def, this.#device, offset, data, this.name);
   }
 }

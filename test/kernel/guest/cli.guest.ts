@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { CLI } from "./find.js";
+import { CLI, eduAddress } from "./find.js";
 
 function vfioTs(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", timeout: 60_000 });
@@ -37,6 +37,15 @@ describe("vfio-ts on the guest kernel, as a non-root user", () => {
     for (let i = 0; i < Math.max(real.length, ours.length); i++) {
       assert.equal(ours[i], real[i], `line ${i + 1}`);
     }
+  });
+
+  it("vfio-ts demo --device runs the unchanged edu driver end to end through the kernel", () => {
+    const r = vfioTs("demo", "--device", eduAddress());
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /over kernel \(0000:00:03\.0 through \/dev\/vfio\)/);
+    assert.match(r.stdout, /liveness ok/);
+    assert.match(r.stdout, /\[all correct\]/);
+    assert.match(r.stdout, /DMA via fd-backed buffer : 2048 bytes RAM->device->RAM, .* ok/);
   });
 
   it("says the group is not viable, naming the member bound to another driver", () => {

@@ -1,11 +1,11 @@
 // The package consumer's device, written against the installed vfio-ts as a user writes
 // one. consumer.test.ts compiles it against the published .d.ts and serves it. The one
-// place to update when the device SDK's callbacks change (issue 13's context argument).
+// place to update when the device SDK's callbacks change.
 import { createDevice } from "vfio-ts";
 
 export default function scratchDevice() {
   let scratch = 0;
-  const dev = createDevice({
+  return createDevice({
     name: "scratch",
     vendorId: 0x1b36,
     deviceId: 0x0099,
@@ -19,7 +19,7 @@ export default function scratchDevice() {
           if (offset === 0x4) return scratch;
           return 0;
         },
-        write(offset, data) {
+        write(offset, data, dev) {
           if (offset !== 0x4) return;
           scratch = new DataView(data.buffer, data.byteOffset).getUint32(0, true) ^ 0xffffffff;
           dev.irq.trigger(0); // MSI-X vector 0: "the register changed"
@@ -33,5 +33,4 @@ export default function scratchDevice() {
       scratch = 0;
     },
   });
-  return dev;
 }

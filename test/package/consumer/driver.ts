@@ -10,10 +10,11 @@ const client = await VfioUserClient.connect(process.argv[2] ?? "/tmp/scratch.soc
 try {
   const dev = client.device;
   await dev.config.enableMemory();
+  await dev.config.enableBusMaster(); // MSI-X is a memory write: no bus mastering, no interrupt
   const [vector0] = await dev.irqs.enable(VFIO_PCI_MSIX_IRQ_INDEX, { count: 1 });
   const id = await dev.read32(BAR0, 0x0);
   await dev.write32(BAR0, 0x4, 0x0f0f0f0f);
-  const interrupts = await vector0!.wait();
+  const interrupts = await vector0!.wait({ timeoutMs: 10_000 });
   const scratch = await dev.read32(BAR0, 0x4);
   console.log(JSON.stringify({ id, scratch, interrupts }));
 } finally {

@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { VfioUserClient } from "../../src/client/index.js";
-import { SERVE_EDU_ENTRY } from "../../src/drivers/edu/demo.js";
-import { ServerProcess } from "../../src/drivers/server-process.js";
 import { VfioError } from "../../src/errors.js";
+import { SERVE_EDU_ENTRY } from "../../src/harness/edu-demo.js";
+import { ServerProcess } from "../../src/harness/server-process.js";
 
 describe("ServerProcess", () => {
   it("starts serve-edu, hands over a connected socket, and removes socket and temp dir on stop", async () => {

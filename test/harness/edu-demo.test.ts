@@ -3,7 +3,13 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { factorial32, formatDemoReport, runDemo } from "../../src/drivers/edu/demo.js";
+import {
+  demoSucceeded,
+  factorial32,
+  formatDemoReport,
+  runDemo,
+  runLoopbackDemo,
+} from "../../src/harness/edu-demo.js";
 
 function processGone(pid: number): boolean {
   try {
@@ -54,8 +60,8 @@ describe("runDemo", () => {
     assert.match(text, /12!=479001600/);
     assert.doesNotMatch(text, /MISMATCH|WRONG|FAILED/);
 
-    assert.equal(existsSync(r.socketPath), false, "socket file removed");
-    assert.equal(processGone(r.serverPid), true, "server process reaped");
+    assert.equal(existsSync(r.socketPath!), false, "socket file removed");
+    assert.equal(processGone(r.serverPid!), true, "server process reaped");
   });
 
   it("honours options: INTx, a chosen socket path, other factorials and DMA size", async () => {
@@ -95,5 +101,19 @@ describe("runDemo", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("runLoopbackDemo", () => {
+  it("runs the same driver on the edu model in this process, both DMA paths included", async () => {
+    const r = await runLoopbackDemo({ latencyIterations: 50 });
+    assert.equal(r.backend, "loopback");
+    assert.equal(demoSucceeded(r), true, formatDemoReport(r));
+    assert.deepEqual(
+      r.dma.map((d) => d.path),
+      ["fd", "message"],
+    );
+    assert.equal(r.serverPid, undefined, "no second process");
+    assert.match(formatDemoReport(r), /over loopback \(in-process loopback\)/);
   });
 });
