@@ -8,37 +8,14 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { VfioUserClient } from "../../src/client/vfio-user-client.js";
 import { ServerProcess } from "../../src/harness/server-process.js";
-import {
-  Command,
-  VFIO_DMA_MAP_FLAG_READ,
-  VFIO_DMA_MAP_FLAG_WRITE,
-  VFIO_PCI_CONFIG_REGION_INDEX,
-} from "../../src/protocol/index.js";
+import { VFIO_PCI_CONFIG_REGION_INDEX } from "../../src/protocol/index.js";
 import { F_SEAL_GROW, F_SEAL_SHRINK, MemFd } from "../../src/sys/index.js";
-import { REG } from "../fixtures/test-device-regs.js";
+import { dma, map, RW } from "../server/dma-ops.js";
 import { type DeviceProcess, startDevice } from "../server/harness.js";
-import { le, RawClient } from "../server/raw-client.js";
+import { RawClient } from "../server/raw-client.js";
 
-const RW = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
 const EFAULT = 14;
 const EPERM = 1;
-
-function map(c: RawClient, iova: bigint, size: number, fd: number) {
-  return c.call(
-    Command.VFIO_USER_DMA_MAP,
-    { argsz: 32, flags: RW, offset: 0n, address: iova, size: BigInt(size) },
-    { fds: [fd] },
-  );
-}
-
-/** The test device's DMA op: 1 reads guest memory, 2 writes it, 3 fills a view of it. */
-async function dma(c: RawClient, cmd: number, addr: bigint, len: number): Promise<number> {
-  await c.regionWrite(0, REG.DMA_ADDR, le(Number(addr & 0xffffffffn), 4));
-  await c.regionWrite(0, REG.DMA_ADDR + 4, le(Number(addr >> 32n), 4));
-  await c.write32(0, REG.DMA_LEN, len);
-  await c.write32(0, REG.DMA_CMD, cmd);
-  return c.read32(0, REG.DMA_STATUS);
-}
 
 describe("hostile client: truncates the memory it mapped by fd", () => {
   let dev: DeviceProcess;
@@ -56,8 +33,8 @@ describe("hostile client: truncates the memory it mapped by fd", () => {
     const sealed = MemFd.create("sealed", 0x4000, { allowSealing: true });
     sealed.seal(F_SEAL_SHRINK | F_SEAL_GROW);
     try {
-      await map(c, 0x100000n, 0x4000, loose.fd);
-      await map(c, 0x200000n, 0x4000, sealed.fd);
+      await map(c, 0x100000n, 0x4000, RW, loose.fd);
+      await map(c, 0x200000n, 0x4000, RW, sealed.fd);
       assert.equal(await dma(c, 1, 0x100000n, 64), 0, "reads of unsealed memory work, copied");
       assert.equal(await dma(c, 3, 0x100000n, 64), EPERM, "but no view of memory that may vanish");
       assert.equal(await dma(c, 3, 0x200000n, 64), 0, "a sealed memfd gets a zero-copy view");
@@ -93,7 +70,7 @@ describe("hostile client: the truncate-then-DMA attack on `vfio-ts serve edu`", 
     const ram = MemFd.create("guest-ram", 0x2000);
     try {
       await c.write16(VFIO_PCI_CONFIG_REGION_INDEX, 4, 0x6); // memory + bus master
-      await map(c, 0x10000n, 0x2000, ram.fd);
+      await map(c, 0x10000n, 0x2000, RW, ram.fd);
       ram.resize(0);
       // edu: DMA 64 bytes from RAM at 0x10000 into its buffer at 0x40000, no interrupt.
       const w64 = (off: number, v: bigint) => {

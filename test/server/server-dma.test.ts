@@ -3,36 +3,19 @@ import { after, before, describe, it } from "node:test";
 import {
   Command,
   VFIO_DMA_MAP_FLAG_READ,
-  VFIO_DMA_MAP_FLAG_WRITE,
   VFIO_DMA_UNMAP_FLAG_ALL,
 } from "../../src/protocol/index.js";
 import { F_SEAL_GROW, F_SEAL_SHRINK, MemFd, munmap } from "../../src/sys/index.js";
 import { REG } from "../fixtures/test-device-regs.js";
+import { dma, map, RW } from "./dma-ops.js";
 import { type DeviceProcess, startDevice } from "./harness.js";
 import { E, rejectsWith } from "./helpers.js";
 import { le, RawClient } from "./raw-client.js";
 
-const RW = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
 const A = 0x100000n;
 const A_SIZE = 0x10000;
 const B = 0x200000n;
 const RO = 0x300000n;
-
-async function dma(c: RawClient, cmd: number, addr: bigint, len: number): Promise<number> {
-  await c.regionWrite(0, REG.DMA_ADDR, le(Number(addr & 0xffffffffn), 4));
-  await c.regionWrite(0, REG.DMA_ADDR + 4, le(Number(addr >> 32n), 4));
-  await c.write32(0, REG.DMA_LEN, len);
-  await c.write32(0, REG.DMA_CMD, cmd);
-  return c.read32(0, REG.DMA_STATUS);
-}
-
-function map(c: RawClient, iova: bigint, size: number, flags = RW, fd?: number) {
-  return c.call(
-    Command.VFIO_USER_DMA_MAP,
-    { argsz: 32, flags, offset: 0n, address: iova, size: BigInt(size) },
-    { fds: fd === undefined ? [] : [fd] },
-  );
-}
 
 function unmap(c: RawClient, iova: bigint, size: number, flags = 0) {
   return c.call(Command.VFIO_USER_DMA_UNMAP, {
