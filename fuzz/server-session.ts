@@ -1,0 +1,81 @@
+/**
+ * Fuzz target: the server's request handling. One VfioUserServer serving an edu device
+ * lives for the whole fuzzing process; each input opens a new connection over a kernel
+ * socketpair and is a byte stream cut into chunks, each chunk sent with the stray fds
+ * (eventfds, memfds, files, directories) the input asks for. Optionally a valid VERSION
+ * goes first, so the fuzzer reaches the commands that need a negotiated session.
+ *
+ * The input fails (throws) when the server's process state breaks: an exception escapes
+ * (Jazzer.js reports uncaught ones), the connection is not cleaned up, the next client on
+ * a fresh connection does not get a correct VERSION and config-space read, or an fd is
+ * left open once both clients are gone.
+ */
+import { instantiateBuiltinDevice } from "../src/devices/index.js";
+import { silentLogger, VfioUserServer } from "../src/server/index.js";
+import { socketPair } from "../src/sys/index.js";
+import { checkLiveness, versionRequest } from "./lib/liveness.js";
+import { openFdCount, StrayFds } from "./lib/stray-fds.js";
+
+const device = instantiateBuiltinDevice("edu").device;
+const server = new VfioUserServer(device, { logger: silentLogger, twinSocket: false });
+
+/** How long cleanup and answers may take before the server counts as hung. */
+const HUNG_MS = 2000;
+
+async function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`server hung: ${what}`)), HUNG_MS);
+  });
+  try {
+    return await Promise.race([p, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Send the input's chunks; stop early once the server has closed the connection. */
+function sendChunks(data: Buffer, send: (chunk: Uint8Array, fds: number[]) => boolean) {
+  const stray = new StrayFds();
+  try {
+    let pos = 1;
+    while (pos < data.length) {
+      const ctl = data[pos++]!;
+      const len = Math.min(1 + (ctl >> 2) * 4 + (data[pos] ?? 0), data.length - pos - 1);
+      pos++;
+      const fds: number[] = [];
+      for (let i = 0; i < (ctl & 3); i++) fds.push(stray.make(data[pos + i] ?? 0, 4096 * i));
+      const chunk = data.subarray(pos, pos + Math.max(len, 0));
+      pos += Math.max(len, 1);
+      if (chunk.length === 0 || !send(chunk, fds)) break;
+    }
+  } finally {
+    stray.closeAll();
+  }
+}
+
+export async function fuzz(data: Buffer): Promise<void> {
+  if (data.length === 0) return;
+  const fdsBefore = openFdCount();
+  const [client, serverEnd] = socketPair();
+  server.serve(serverEnd);
+  try {
+    if ((data[0]! & 1) === 1) client.send([versionRequest(0xfff0)]);
+    sendChunks(data, (chunk, fds) => {
+      try {
+        // A full socket buffer (0 sent) ends the input: the server is not reading.
+        return client.send([chunk], fds) === chunk.length;
+      } catch {
+        return false; // EPIPE/ECONNRESET: the server closed the connection
+      }
+    });
+  } finally {
+    client.close();
+  }
+  await within(server.idle(), "the fuzzed connection was not cleaned up");
+  await within(checkLiveness(server), "no answer on a fresh connection");
+  await within(server.idle(), "the fresh connection was not cleaned up");
+  const fdsAfter = openFdCount();
+  if (fdsAfter !== fdsBefore)
+    throw new Error(`fd leak: ${fdsBefore} fds before, ${fdsAfter} after`);
+}
