@@ -34,20 +34,29 @@ async function within<T>(p: Promise<T>, what: string): Promise<T> {
   }
 }
 
-/** Send the input's chunks; stop early once the server has closed the connection. */
+/** Bytes of each memfd a chunk carries: room for a few DMA windows. */
+const MEMFD_SIZE = 64 * 1024;
+
+/**
+ * Send the input's chunks; stop early once the server has closed the connection. After
+ * byte 0 (bit 0: send a valid VERSION first) the input is a list of chunks, each a
+ * control byte (bits 0-1: fds to attach, bits 2-3: their kind, bits 4-7: high bits of
+ * the length), a low length byte, and 1 + length bytes of stream (fewer at the end).
+ * scripts/fuzz-seeds.mjs writes real traffic in this form.
+ */
 function sendChunks(data: Buffer, send: (chunk: Uint8Array, fds: number[]) => boolean) {
   const stray = new StrayFds();
   try {
     let pos = 1;
-    while (pos < data.length) {
-      const ctl = data[pos++]!;
-      const len = Math.min(1 + (ctl >> 2) * 4 + (data[pos] ?? 0), data.length - pos - 1);
-      pos++;
+    while (pos + 2 < data.length) {
+      const ctl = data[pos]!;
+      const len = 1 + (((ctl >> 4) << 8) | data[pos + 1]!);
+      pos += 2;
       const fds: number[] = [];
-      for (let i = 0; i < (ctl & 3); i++) fds.push(stray.make(data[pos + i] ?? 0, 4096 * i));
-      const chunk = data.subarray(pos, pos + Math.max(len, 0));
-      pos += Math.max(len, 1);
-      if (chunk.length === 0 || !send(chunk, fds)) break;
+      for (let i = 0; i < (ctl & 3); i++) fds.push(stray.make((ctl >> 2) & 3, MEMFD_SIZE));
+      const chunk = data.subarray(pos, pos + len);
+      pos += len;
+      if (!send(chunk, fds)) break;
     }
   } finally {
     stray.closeAll();
