@@ -15,9 +15,16 @@ import { silentLogger, VfioUserServer } from "../src/server/index.js";
 import { socketPair } from "../src/sys/index.js";
 import { checkLiveness, versionRequest } from "./lib/liveness.js";
 import { openFdCount, StrayFds } from "./lib/stray-fds.js";
+import { concat, repliesOwed } from "./lib/stream.js";
+import { awaitReplies } from "./lib/wire.js";
 
 const device = instantiateBuiltinDevice("edu").device;
-const server = new VfioUserServer(device, { logger: silentLogger, twinSocket: false });
+// DMA_READ/WRITE the device sends us go unanswered: time them out well before HUNG_MS.
+const server = new VfioUserServer(device, {
+  logger: silentLogger,
+  twinSocket: false,
+  dmaTimeoutMs: 100,
+});
 
 /** How long cleanup and answers may take before the server counts as hung. */
 const HUNG_MS = 2000;
@@ -69,15 +76,25 @@ export async function fuzz(data: Buffer): Promise<void> {
   const [client, serverEnd] = socketPair();
   server.serve(serverEnd);
   try {
-    if ((data[0]! & 1) === 1) client.send([versionRequest(0xfff0)]);
-    sendChunks(data, (chunk, fds) => {
-      try {
-        // A full socket buffer (0 sent) ends the input: the server is not reading.
-        return client.send([chunk], fds) === chunk.length;
-      } catch {
-        return false; // EPIPE/ECONNRESET: the server closed the connection
-      }
-    });
+    const sent: Uint8Array[] = [];
+    if ((data[0]! & 1) === 1) sent.push(versionRequest(0xfff0));
+    let open = sent.length === 0 || client.send(sent) === sent[0]!.byteLength;
+    if (open) {
+      sendChunks(data, (chunk, fds) => {
+        try {
+          // A full socket buffer (not all sent) ends the input: the server is not reading.
+          const n = client.send([chunk], fds);
+          sent.push(chunk.subarray(0, n));
+          return n === chunk.length;
+        } catch {
+          open = false; // EPIPE/ECONNRESET: the server closed the connection
+          return false;
+        }
+      });
+    }
+    // Closing at once would drop the commands still queued in the server; wait for the
+    // replies it owes (or for it to close the connection) so every command is handled.
+    if (open) await awaitReplies(client, repliesOwed(concat(sent)), HUNG_MS);
   } finally {
     client.close();
   }
