@@ -38,6 +38,17 @@ describe("DMA_READ / DMA_WRITE, spec layout (default)", () => {
     throwsProtocol(() => decodeReply(DW, bytes(u64(0))), "EINVAL", /expected 0, 12 or 16/);
   });
 
+  it("DMA_WRITE reply: the 12-byte form's count has the 16-byte form's bound (found by fuzzing)", () => {
+    // 0xffffffff decoded from the u32 form, but the 16-byte re-encoding of it was rejected.
+    throwsProtocol(() => decodeReply(DW, bytes(u64(0), u32(0xffffffff))), "EINVAL", /count/);
+    const max = 0xffffffff - 32;
+    assert.deepEqual(decodeReply(DW, bytes(u64(0), u32(max))), { address: 0n, count: max });
+    assert.deepEqual(decodeReply(DW, encodeReply(DW, { address: 0n, count: max })), {
+      address: 0n,
+      count: max,
+    });
+  });
+
   it("count is bounded: message size, max_data_xfer_size, no wrap", () => {
     throwsProtocol(() => decodeRequest(DR, bytes(u64(0), u64(2n ** 40n))), "E2BIG", /count/);
     throwsProtocol(

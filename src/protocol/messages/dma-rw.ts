@@ -144,7 +144,10 @@ const writeReply: BodyCodec<DmaWriteReply> = {
       r.fail(`body is ${r.length} bytes, expected 0, 12 or 16`);
     }
     const address = r.u64("address");
+    // The 12-byte form's u32 count gets the bound of the 16-byte form, so both forms
+    // accept the same counts and a decoded reply always re-encodes.
     const count = r.length === 12 ? r.u32("count") : r.u64Number("count", DMA_MAX_COUNT);
+    if (count > DMA_MAX_COUNT) r.fail(`count ${count} exceeds ${DMA_MAX_COUNT}`);
     return { address, count };
   },
 };

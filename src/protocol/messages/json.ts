@@ -161,7 +161,11 @@ class Parser {
     this.pos += m[0].length;
     // Past 40 characters an integer exceeds any u64; BigInt would parse it in quadratic time.
     if (m[1] === undefined && m[2] === undefined && m[0].length <= 40) return BigInt(m[0]);
-    return new JsonFloat(Number(m[0]));
+    // A number past the double range would become Infinity, which no JSON can say back
+    // (JSON.stringify writes null); RFC 8259 lets a parser limit the range, so refuse it.
+    const value = Number(m[0]);
+    if (!Number.isFinite(value)) this.fail("number out of range");
+    return new JsonFloat(value);
   }
 }
 
