@@ -39,7 +39,8 @@ function normalize(v: unknown): unknown {
   if (v instanceof Uint8Array) return Array.from(v);
   if (Array.isArray(v)) return v.map(normalize);
   if (v !== null && typeof v === "object") {
-    const out: Record<string, unknown> = {};
+    // No prototype: a decoded "__proto__" key (legal JSON) must stay a key here too.
+    const out: Record<string, unknown> = Object.create(null);
     for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = normalize(x);
     return out;
   }
