@@ -19,6 +19,7 @@ import type {
   TwinRole,
 } from "./connection-options.js";
 import { closeFds } from "./fds.js";
+import { FlowControl } from "./flow-control.js";
 import { type Body, EMPTY_BODY, type Frame } from "./frame.js";
 import { checkLimits, type Limits } from "./limits.js";
 import { type FrameSink, MessageReader, type ReceivedFrame } from "./message-reader.js";
@@ -27,17 +28,6 @@ import { ReplyError } from "./reply-error.js";
 import { EXPIRED, RequestTable, type Waiter } from "./request-table.js";
 
 const debug = debuglog("vfio-transport");
-
-const DEFAULT_HIGH_WATER = 1 << 20;
-const DEFAULT_STALL_MS = 30_000;
-
-function nonNegative(v: number | undefined, dflt: number, what: string): number {
-  const n = v ?? dflt;
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`${what} must be a non-negative integer, got ${v}`);
-  }
-  return n;
-}
 
 interface Channel {
   readonly name: string;
@@ -82,24 +72,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private weak = false;
   private dropped = 0;
   private readonly timeoutCb = (w: Waiter): void => this.onTimeout(w);
-  private readonly highWater: number;
-  private readonly maxQueued: number;
-  private readonly stallTimeoutMs: number;
-  /** Reading is paused until what we queued drains (see highWaterBytes). */
-  private throttled = false;
-  private stallTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly drainedCb = (): void => this.drained();
-  /** The peer's commands received while throttled, handled once we drain. */
-  private readonly held: ReceivedFrame[] = [];
+  private readonly flow: FlowControl;
 
   constructor(socket: StreamSocket, options: ConnectionOptions = {}) {
     super();
     const timeout = options.requestTimeoutMs ?? 0;
     if (!(timeout >= 0)) throw new RangeError(`requestTimeoutMs must be >= 0, got ${timeout}`);
     this.requestTimeoutMs = timeout;
-    this.highWater = nonNegative(options.highWaterBytes, DEFAULT_HIGH_WATER, "highWaterBytes");
-    this.maxQueued = nonNegative(options.maxQueuedBytes, 4 * this.highWater, "maxQueuedBytes");
-    this.stallTimeoutMs = nonNegative(options.stallTimeoutMs, DEFAULT_STALL_MS, "stallTimeoutMs");
+    const self = this;
+    this.flow = new FlowControl(options, {
+      get queuedBytes() {
+        return self.queuedBytes;
+      },
+      get closed() {
+        return self.isClosed;
+      },
+      channels: () => this.channels(),
+      handle: (frame) => this.handle(frame),
+      stalled: (err) => this.shutdown(err, false),
+    });
     this.readerOptions = { ...options };
     this.main = this.openChannel(socket, "main");
     this.out = this.main;
@@ -160,7 +151,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         new VfioError("EAGAIN", `${commandName(command)}: all 65536 message ids are in flight`),
       );
     }
-    const full = this.overfull(command);
+    const full = this.flow.overfull(command);
     if (full !== null) {
       if (options?.closeFdsAfterSend && options.fds) closeFds(options.fds);
       return Promise.reject(full);
@@ -189,7 +180,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       if (this.table.take(id) === w) this.settled(w);
       w.reject(err as Error);
     }
-    this.afterSend();
+    this.flow.afterSend();
     return promise;
   }
 
@@ -199,7 +190,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       if (options?.closeFdsAfterSend && options.fds) closeFds(options.fds);
       throw this.notConnected(command);
     }
-    const full = this.overfull(command);
+    const full = this.flow.overfull(command);
     if (full !== null) {
       if (options?.closeFdsAfterSend && options.fds) closeFds(options.fds);
       throw full;
@@ -215,7 +206,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       options?.fds,
       options?.closeFdsAfterSend,
     );
-    this.afterSend();
+    this.flow.afterSend();
   }
 
   /**
@@ -238,7 +229,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       options?.fds,
       options?.closeFdsAfterSend,
     );
-    this.afterSend();
+    this.flow.afterSend();
   }
 
   /** Answer one of the peer's commands with an error reply (header only, ERROR flag, errno). */
@@ -248,60 +239,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const h = request.header;
     const e = errno > 0 ? errno : Errno.EIO;
     ch.writer.write(h.id, h.command, VFIO_USER_F_TYPE_REPLY | VFIO_USER_F_ERROR, e, EMPTY_BODY);
-    this.afterSend();
+    this.flow.afterSend();
   }
 
   /** Whether reading the peer is paused because it does not take what we send. */
   get throttledByPeer(): boolean {
-    return this.throttled;
-  }
-
-  /** ENOBUFS for our own message when the peer has stopped taking what we queued. */
-  private overfull(command: number): VfioError | null {
-    if (this.maxQueued === 0 || this.queuedBytes <= this.maxQueued) return null;
-    return new VfioError(
-      "ENOBUFS",
-      `${commandName(command)}: the peer is not reading (${this.queuedBytes} bytes wait to be sent)`,
-    );
-  }
-
-  /** Past the high-water mark, stop reading the peer until our queue drains. */
-  private afterSend(): void {
-    if (this.highWater === 0 || this.throttled || this.queuedBytes <= this.highWater) return;
-    this.throttled = true;
-    debug("throttled: %d bytes queued, reading paused", this.queuedBytes);
-    for (const ch of this.channels()) {
-      ch.reader.pause();
-      ch.writer.onDrain(this.drainedCb);
-    }
-    if (this.stallTimeoutMs > 0) {
-      this.stallTimer = setTimeout(() => {
-        this.shutdown(
-          new VfioError(
-            "ETIMEDOUT",
-            `the peer took none of the ${this.queuedBytes} bytes queued for it in ${this.stallTimeoutMs} ms`,
-          ),
-          false,
-        );
-      }, this.stallTimeoutMs);
-      this.stallTimer.unref();
-    }
-  }
-
-  /** A writer emptied its queue: resume once half the high-water mark is left. */
-  private drained(): void {
-    if (!this.throttled || this.queuedBytes > this.highWater / 2) return;
-    this.throttled = false;
-    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
-    this.stallTimer = undefined;
-    for (const ch of this.channels()) ch.writer.onDrain(null);
-    // Answer what was held back first; that may throttle us again.
-    while (this.held.length > 0 && !this.throttled && !this.isClosed) {
-      this.handle(this.held.shift()!);
-    }
-    if (this.throttled || this.isClosed) return;
-    debug("drained: reading resumed");
-    for (const ch of this.channels()) ch.reader.resume();
+    return this.flow.throttled;
   }
 
   private channels(): Channel[] {
@@ -408,10 +351,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     // While throttled, the peer's commands already received wait here, in order: the
     // readers are paused, so this holds at most what one receive brought in.
-    if (this.throttled || this.held.length > 0) {
-      this.held.push(frame);
-      return;
-    }
+    if (this.flow.hold(frame)) return;
     this.handle(frame);
   }
 
@@ -525,8 +465,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.isClosed) return;
     this.isClosed = true;
     this.error = err;
-    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
-    for (const f of this.held.splice(0)) closeFds(f.fds);
+    this.flow.close();
     for (const ch of [this.main, this.twin]) {
       if (ch === null) continue;
       ch.reader.stop();
