@@ -94,10 +94,6 @@ export class KernelContainer implements DmaTarget {
     return this.#info;
   }
 
-  get hasIommu(): boolean {
-    return this.#info !== undefined;
-  }
-
   /** VFIO_SET_IOMMU(type1v2), once the first group is attached; then reads the info. */
   setIommu(): void {
     if (this.#info !== undefined) return;
