@@ -35,6 +35,7 @@ export {
   type IrqDelivery,
   isPciDevice,
   type Logger,
+  type MigrationDefinition,
   type MmapArea as DeviceMmapArea,
   PciDevice,
   type ReadResult,

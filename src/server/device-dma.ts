@@ -21,6 +21,8 @@ export class BusMasterDisabledError extends VfioError {
 export interface DmaFacadeOptions {
   /** PCI_COMMAND_MASTER, read at every access. */
   readonly busMaster: () => boolean;
+  /** False while the device is stopped for migration: DMA is refused (EBUSY). */
+  readonly running: () => boolean;
   /** Reports a refused access (the device's log). */
   readonly onFault: (err: VfioError) => void;
 }
@@ -34,6 +36,13 @@ export interface DmaFacadeOptions {
 export function deviceDmaFacade(dma: DmaController, o: DmaFacadeOptions): DeviceDma {
   let refused = 0;
   const check = (access: "read" | "write" | "view", iova: bigint | number, length: number) => {
+    if (!o.running()) {
+      throw new VfioError(
+        "EBUSY",
+        `DMA ${access} of ${length} bytes at iova 0x${iova.toString(16)} refused: ` +
+          "the device is stopped for migration",
+      );
+    }
     if (o.busMaster()) return;
     refused++;
     const err = new BusMasterDisabledError(access, iova, length);

@@ -137,8 +137,52 @@ export interface DeviceDefinition {
   /** The client disconnected; its DMA windows and eventfds are already gone. */
   onDetach?(dev: DeviceContext): void;
   onDmaMap?(window: DmaWindowInfo, dev: DeviceContext): void;
+  /**
+   * Live migration. Without it the device does not migrate (DEVICE_FEATURE MIGRATION
+   * answers ENOTTY); DMA dirty logging works either way, as the framework sees every
+   * DMA write.
+   */
+  readonly migration?: MigrationDefinition;
   /** Called before the window is released; accesses to it fail from now on. */
   onDmaUnmap?(window: DmaWindowInfo, dev: DeviceContext): void;
+}
+
+/**
+ * How a device migrates. The framework runs the spec's state machine and carries what
+ * it owns (config space, MSI/MSI-X/INTx state, interrupts raised while stopped); the
+ * device saves only its own registers and memory.
+ *
+ * While the device is stopped (STOP, STOP_COPY, RESUMING, ERROR) the framework calls
+ * none of its region handlers (the client gets EBUSY), refuses its DMA (EBUSY), holds
+ * its interrupts and callbacks and replays them when it runs again. `stop` is where a
+ * device pauses work of its own (timers, queues); the framework then waits for DMA
+ * already in flight before the STOP is acknowledged.
+ */
+export interface MigrationDefinition {
+  /** Stop-copy: the device's own state, after `stop`. */
+  save(dev: DeviceContext): Uint8Array | Promise<Uint8Array>;
+  /**
+   * On the destination, before it first runs: state from save(). Throw (a VfioError
+   * for a chosen errno) to refuse it; the device is then in ERROR until reset.
+   */
+  load(state: Uint8Array, dev: DeviceContext): void | Promise<void>;
+  /** The device leaves RUNNING: pause timers and background work. */
+  stop?(dev: DeviceContext): void | Promise<void>;
+  /** The device runs again (after load on a destination, or an aborted migration). */
+  start?(dev: DeviceContext): void | Promise<void>;
+  /**
+   * Opt in to PRE_COPY: state that can move while the device still runs (memory that
+   * changes rarely), in chunks, before the stop-copy.
+   */
+  readonly precopy?: {
+    /**
+     * The next chunk, at most about `max` bytes; an empty array when there is nothing
+     * more for now (the client's read then comes back short).
+     */
+    read(max: number, dev: DeviceContext): Uint8Array | Promise<Uint8Array>;
+    /** On the destination, each chunk read() produced, in order, before load(). */
+    load(chunk: Uint8Array, dev: DeviceContext): void | Promise<void>;
+  };
 }
 
 /** A BAR or device-specific region as the device sees it. */
