@@ -13,6 +13,7 @@ import {
 import type { DeviceContext, DeviceDefinition } from "./device.js";
 import { makeDeviceContext } from "./device-context.js";
 import { deviceDmaFacade } from "./device-dma.js";
+import { TaskSet } from "./device-tasks.js";
 import { DmaController } from "./dma.js";
 import { type EventFdWrapper, IrqController } from "./irqs/irq-controller.js";
 import type { VectorRegisters } from "./irqs/vectors.js";
@@ -44,6 +45,8 @@ export class DeviceCore {
   /** What every device callback receives. */
   readonly context: DeviceContext;
   readonly msixTable: MsixTable | undefined;
+  /** The device's background tasks (DeviceContext.tasks). */
+  readonly tasks: TaskSet;
   readonly #memories: readonly (SharedMemory | undefined)[];
   readonly #built: BuiltRegions;
   log: CoreLog = { warn: () => {}, debug: () => {} };
@@ -52,6 +55,9 @@ export class DeviceCore {
     this.def = def;
     this.name = def.name ?? "vfio-ts device";
     this.config = makeConfig(def);
+    this.tasks = new TaskSet((label, err) =>
+      this.log.warn(`${this.name}: ${label} failed: ${(err as Error)?.message ?? err}`),
+    );
     const msix = this.config.msix();
     this.msixTable = msix ? new MsixTable(msix.tableSize) : undefined;
     this.irqs = new IrqController({
@@ -139,6 +145,7 @@ export class DeviceCore {
     this.config.reset();
     this.irqs.resetDevice();
     this.irqs.setIntxDisabled(this.config.intxDisabled);
+    await this.tasks.idle();
     if (this.def.reset) {
       try {
         await this.def.reset(this.context);
