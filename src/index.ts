@@ -30,6 +30,8 @@ export {
   type DeviceIrqs as DeviceSideIrqs,
   type DeviceLog,
   type DeviceRegionDefinition,
+  type DeviceTasks,
+  type DmaSegment,
   type DmaWindowInfo,
   debuglogLogger,
   type IrqDelivery,

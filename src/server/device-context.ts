@@ -33,6 +33,7 @@ export function makeDeviceContext(core: DeviceCore, dma: DeviceDma): DeviceConte
     dma,
     config: configFacade(core),
     log,
+    tasks: core.tasks,
     bar: (index: number) => barHandle(core, index),
     region: (index: number) => regionHandle(core, index),
     [HANDLERS_MAY_RUN]: () => core.migration.running,

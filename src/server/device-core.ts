@@ -13,6 +13,7 @@ import {
 import type { DeviceContext, DeviceDefinition } from "./device.js";
 import { makeDeviceContext } from "./device-context.js";
 import { deviceDmaFacade } from "./device-dma.js";
+import { TaskSet } from "./device-tasks.js";
 import { DmaController } from "./dma.js";
 import { type EventFdWrapper, IrqController } from "./irqs/irq-controller.js";
 import type { VectorRegisters } from "./irqs/vectors.js";
@@ -47,6 +48,8 @@ export class DeviceCore {
   readonly msixTable: MsixTable | undefined;
   /** Live migration state; also what quiesces the device while it is stopped. */
   readonly migration: MigrationController;
+  /** The device's background tasks (DeviceContext.tasks). */
+  readonly tasks: TaskSet;
   readonly #memories: readonly (SharedMemory | undefined)[];
   readonly #built: BuiltRegions;
   log: CoreLog = { warn: () => {}, debug: () => {} };
@@ -55,6 +58,9 @@ export class DeviceCore {
     this.def = def;
     this.name = def.name ?? "vfio-ts device";
     this.config = makeConfig(def);
+    this.tasks = new TaskSet((label, err) =>
+      this.log.warn(`${this.name}: ${label} failed: ${(err as Error)?.message ?? err}`),
+    );
     const msix = this.config.msix();
     this.msixTable = msix ? new MsixTable(msix.tableSize) : undefined;
     this.irqs = new IrqController({
@@ -91,6 +97,7 @@ export class DeviceCore {
         irqs: this.irqs,
         context: this.context,
         dmaIdle: () => this.dma.idle(),
+        tasksIdle: () => this.tasks.idle(),
         commandChanged: (command, previous) =>
           this.#callback("onCommandChange", () =>
             def.onCommandChange?.(command, previous, this.context),
@@ -160,6 +167,7 @@ export class DeviceCore {
     this.config.reset();
     this.irqs.resetDevice();
     this.irqs.setIntxDisabled(this.config.intxDisabled);
+    await this.tasks.idle();
     if (this.def.reset) {
       try {
         await this.def.reset(this.context);

@@ -1,5 +1,5 @@
 import { VfioError } from "../errors.js";
-import type { DeviceDma } from "./device.js";
+import type { DeviceDma, DmaSegment } from "./device.js";
 import type { DmaController } from "./dma.js";
 
 /**
@@ -57,6 +57,14 @@ export function deviceDmaFacade(dma: DmaController, o: DmaFacadeOptions): Device
     async write(iova: bigint | number, data: Uint8Array): Promise<void> {
       check("write", iova, data.byteLength);
       return dma.write(iova, data);
+    },
+    async readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array> {
+      check("read", segments[0]?.iova ?? 0n, segments.length);
+      return dma.readSegments(segments);
+    },
+    async writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void> {
+      check("write", segments[0]?.iova ?? 0n, data.byteLength);
+      return dma.writeSegments(segments, data);
     },
     view(iova: bigint | number, length: number, access?: "read" | "write" | "readwrite") {
       check("view", iova, length);

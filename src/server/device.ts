@@ -127,7 +127,8 @@ export interface DeviceDefinition {
 
   /**
    * Device reset (DEVICE_RESET, or a function-level reset through PCIe). The
-   * framework has already restored config space and torn down interrupts.
+   * framework has already restored config space and torn down interrupts, and waited
+   * for the device's background tasks (`dev.tasks`) to settle.
    */
   reset?(dev: DeviceContext): void | Promise<void>;
   /** The client changed PCI_COMMAND (memory/io decode, bus master, INTx disable). */
@@ -210,6 +211,8 @@ export interface DeviceContext {
   readonly dma: DeviceDma;
   readonly config: DeviceConfig;
   readonly log: DeviceLog;
+  /** Background work that does not hold the client's commands (see DeviceTasks). */
+  readonly tasks: DeviceTasks;
   /** BAR `index` (0..5). Throws EINVAL for an unimplemented BAR. */
   bar(index: number): RegionHandle;
   /** Device-specific region `index` (>= 9). */
@@ -264,10 +267,44 @@ export interface DeviceDma {
    * so take views per transfer, not once.
    */
   view(iova: bigint | number, length: number, access?: "read" | "write" | "readwrite"): Uint8Array;
+  /**
+   * Scatter-gather read: the segments' bytes, concatenated. Every segment is checked
+   * against the windows first, so a fault in any of them fails the whole transfer
+   * before anything is copied (what a controller's PRP or SGL walk gives).
+   */
+  readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array>;
+  /**
+   * Scatter-gather write: `data` spread over the segments in order (their lengths must
+   * add up to its length, else EINVAL). Checked in full before any byte is written.
+   */
+  writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void>;
   /** The current windows, in IOVA order. */
   windows(): DmaWindowInfo[];
   /** IOMMU faults since the device was created. */
   readonly faults: number;
+}
+
+/** One piece of a scatter-gather transfer: `length` bytes at IOVA `iova`. */
+export interface DmaSegment {
+  readonly iova: bigint;
+  readonly length: number;
+}
+
+/**
+ * Work a device runs beside the client's command stream. A region handler that
+ * returns a promise holds the client's next command until it settles (the spec's
+ * ordering); a doorbell that starts file I/O must not. So the handler answers at once
+ * and hands the I/O to `run`: the connection keeps going, a failure is logged (the
+ * task must report errors to its guest itself, e.g. as a completion status), and a
+ * device reset waits for the tasks still running before the device's reset callback.
+ */
+export interface DeviceTasks {
+  /** Starts `task` now (its synchronous part runs before `run` returns). */
+  run(task: () => void | Promise<void>, label?: string): void;
+  /** Tasks started and not yet settled. */
+  readonly pending: number;
+  /** Resolves once no task is running (at once when none is). */
+  idle(): Promise<void>;
 }
 
 /** The device's own view of its config space. */

@@ -17,7 +17,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../sys/index.js";
-import type { DeviceDma, DmaWindowInfo } from "./device.js";
+import type { DeviceDma, DmaSegment, DmaWindowInfo } from "./device.js";
 import { DirtyLog, type LoggedRange } from "./migration/dirty-log.js";
 
 /** Client memory reached by messages (windows mapped without an fd). */
@@ -263,6 +263,45 @@ export class DmaController implements DeviceDma {
     } finally {
       access.release();
     }
+  }
+
+  async readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array> {
+    const total = this.#checkSegments(segments, "read");
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const s of segments) {
+      // Sealed, fd-backed windows are copied synchronously; only messages wait.
+      out.set(await this.read(s.iova, s.length), at);
+      at += s.length;
+    }
+    return out;
+  }
+
+  async writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void> {
+    const total = this.#checkSegments(segments, "write");
+    if (total !== data.byteLength) {
+      throw new VfioError(
+        "EINVAL",
+        `DMA scatter-gather write: segments hold ${total} bytes, data has ${data.byteLength}`,
+      );
+    }
+    let at = 0;
+    for (const s of segments) {
+      await this.write(s.iova, data.subarray(at, at + s.length));
+      at += s.length;
+    }
+  }
+
+  /** Translates every segment (faulting on the first bad one); returns the total length. */
+  #checkSegments(segments: readonly DmaSegment[], kind: DmaAccessKind): number {
+    let total = 0;
+    for (const s of segments) {
+      checkLength(s.length);
+      this.#translate(toIova(s.iova), s.length, kind);
+      total += s.length;
+    }
+    checkLength(total);
+    return total;
   }
 
   view(

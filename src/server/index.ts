@@ -12,6 +12,8 @@ export type {
   DeviceIrqs,
   DeviceLog,
   DeviceRegionDefinition,
+  DeviceTasks,
+  DmaSegment,
   DmaWindowInfo,
   MigrationDefinition,
   MmapArea,

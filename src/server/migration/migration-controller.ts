@@ -41,6 +41,8 @@ export interface MigrationHost {
   readonly context: DeviceContext;
   /** Resolves once no DMA access of the device is in flight. */
   dmaIdle(): Promise<void> | undefined;
+  /** Resolves once the device's background tasks (DeviceContext.tasks) have finished. */
+  tasksIdle(): Promise<void>;
   /** A config change the device was not told about while stopped. */
   commandChanged(command: number, previous: number): void;
   readonly log: { warn(m: string): void; debug(m: string): void };
@@ -249,18 +251,25 @@ export class MigrationController {
     this.#state = to;
   }
 
-  /** Leaving a running state: the device stops, then in-flight DMA drains. */
+  /**
+   * Leaving a running state. The device's stop() runs first, while its DMA and
+   * interrupts still flow, so work in flight can finish ("in-flight I/O completed");
+   * the framework waits for its background tasks, then closes the gate (handlers,
+   * DMA, interrupts) and waits for DMA accesses still in flight. No client command
+   * runs meanwhile: this one holds the queue.
+   */
   async #quiesce(): Promise<void> {
-    this.#state = VFIO_DEVICE_STATE_STOP;
-    this.#commandAtStop = this.#host.config.command;
     try {
       await this.#def!.stop?.(this.#host.context);
+      await this.#host.tasksIdle();
     } catch (err) {
       this.#state = VFIO_DEVICE_STATE_ERROR;
       throw new VfioError("EIO", `${this.#host.name}: migration stop() failed: ${message(err)}`, {
         cause: err,
       });
     }
+    this.#state = VFIO_DEVICE_STATE_STOP;
+    this.#commandAtStop = this.#host.config.command;
     await this.#host.dmaIdle();
   }
 
