@@ -87,7 +87,10 @@ describe("vfio-ts migrate", () => {
     const r = vfioTs("migrate", "--from", edu, "--to", gpio);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, "");
-    assert.match(r.stderr, /^vfio-ts: migration from .* failed: .* is 1234:11e8 .* and .* is 494f:0dc8 .*: not the same device\n$/);
+    assert.match(
+      r.stderr,
+      /^vfio-ts: migration from .* failed: .* is 1234:11e8 .* and .* is 494f:0dc8 .*: not the same device\n$/,
+    );
     const c = await VfioUserClient.connect(edu);
     try {
       assert.equal(await c.device.migration.state(), MigrationState.RUNNING);
