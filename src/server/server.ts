@@ -15,6 +15,7 @@ import { debuglogLogger, type Logger } from "./logger.js";
 import { deviceCore, type PciDevice } from "./pci-device.js";
 import { ClientSession } from "./session.js";
 
+/** Options of VfioUserServer: limits, timeouts, logging and DMA policies. */
 export interface VfioUserServerOptions {
   /** Where to report connections and errors; default util.debuglog("vfio-server"). */
   logger?: Logger;
@@ -60,6 +61,7 @@ export interface VfioUserServerOptions {
   pollUs?: number;
 }
 
+/** Events of VfioUserServer: clients connecting, leaving and being refused. */
 export interface VfioUserServerEvents {
   /** A client connected (before negotiation). */
   connect: [peer: string];
