@@ -17,34 +17,35 @@ async function serveAndDrive(device: string, driver: string): Promise<string> {
   }
 }
 
-describe("examples/intx-device + intx-driver", () => {
-  it("delivers INTx, holds it while INTx is disabled, re-signals an unacknowledged line", async () => {
-    const out = await serveAndDrive("intx-device.js", "intx-driver.js");
-    assert.equal(
-      out,
-      [
-        "interrupt, cause 0x1",
-        "INTx disabled: line asserted, delivered false",
-        "INTx enabled again: interrupt, cause 0x2",
-        "unmasked without acknowledging: interrupt, cause 0x4",
-        "",
-      ].join("\n"),
-    );
-  });
-});
+const CASES = [
+  {
+    device: "intx-device.js",
+    driver: "intx-driver.js",
+    what: "delivers INTx, holds it while INTx is disabled, re-signals an unacknowledged line",
+    out: [
+      "interrupt, cause 0x1",
+      "INTx disabled: line asserted, delivered false",
+      "INTx enabled again: interrupt, cause 0x2",
+      "unmasked without acknowledging: interrupt, cause 0x4",
+    ],
+  },
+  {
+    device: "gather-device.js",
+    driver: "gather-run.js",
+    what: "gathers three buffers on each completion vector; a bad descriptor faults on vector 3",
+    out: [
+      "vector 0: gathered 14 bytes: scatter/gather",
+      "vector 1: gathered 14 bytes: scatter/gather",
+      "vector 2: gathered 14 bytes: scatter/gather",
+      "unmapped descriptor: EFAULT from the error vector",
+    ],
+  },
+];
 
-describe("examples/gather-device + gather-run", () => {
-  it("gathers three buffers on each completion vector; a bad descriptor faults on vector 3", async () => {
-    const out = await serveAndDrive("gather-device.js", "gather-run.js");
-    assert.equal(
-      out,
-      [
-        "vector 0: gathered 14 bytes: scatter/gather",
-        "vector 1: gathered 14 bytes: scatter/gather",
-        "vector 2: gathered 14 bytes: scatter/gather",
-        "unmapped descriptor: EFAULT from the error vector",
-        "",
-      ].join("\n"),
-    );
+for (const c of CASES) {
+  describe(`examples/${c.device} driven by examples/${c.driver}`, () => {
+    it(c.what, async () => {
+      assert.equal(await serveAndDrive(c.device, c.driver), `${c.out.join("\n")}\n`);
+    });
   });
-});
+}

@@ -12,6 +12,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { tempDir } from "../cli/helpers.js";
+import { writeConsumerTsconfig } from "../helpers/consumer-project.js";
 import { serveExample } from "./serve-example.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -58,22 +59,7 @@ describe("README.md snippets, as printed", () => {
     symlinkSync(REPO, join(tmp.dir, "node_modules", "vfio-ts"));
     writeFileSync(join(tmp.dir, "package.json"), JSON.stringify({ type: "module" }));
     for (const s of snippets) writeFileSync(join(tmp.dir, "src", s.name), `${s.code}\n`);
-    writeFileSync(
-      join(tmp.dir, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: {
-          target: "ES2022",
-          module: "NodeNext",
-          moduleResolution: "NodeNext",
-          strict: true,
-          outDir: "out",
-          rootDir: "src",
-          typeRoots: [join(REPO, "node_modules/@types")],
-          types: ["node"],
-        },
-        include: ["src/*.ts"],
-      }),
-    );
+    writeConsumerTsconfig(tmp.dir);
   });
 
   it("every block is marked, once, and checked below", () => {
