@@ -7,7 +7,8 @@
  *   BENCH_ONLY=a,b        run only cases whose name contains one of these
  *                         (baseline-pingpong[-end], c-client, node-polled, poll-cpu, peer-compare,
  *                          config-read32, bar0-read32, bar0-write32,
- *                          bar0-posted-write, dma-map-unmap, irq-latency, edu-ops, dma-fd, dma-msg)
+ *                          bar0-posted-write, dma-map-unmap, irq-latency, edu-ops, dma-fd, dma-msg,
+ *                          nvme: our NVMe driver against our NVMe model, QD1/QD32 4 KiB)
  *   BENCH_SCALE=0.1       multiply iteration counts
  *   BENCH_POLL_US=100     busy-polling time of the polled rows (c-client, node-polled,
  *                         poll-cpu); 0 leaves them out
@@ -29,6 +30,7 @@ import { ServerProcess } from "../src/harness/index.js";
 import { socketBaseline, socketBaselineEnd } from "./baseline.js";
 import { cClient } from "./cases-c-client.js";
 import { dmaCases } from "./cases-dma.js";
+import { nvmeBench } from "./cases-nvme.js";
 import { peerComparison } from "./cases-peer.js";
 import { nodePolled, pollCpu } from "./cases-polled.js";
 import { roundTripCases } from "./cases-rt.js";
@@ -48,6 +50,7 @@ const ALL: readonly BenchCase[] = [
   ...roundTripCases,
   peerComparison,
   ...dmaCases,
+  nvmeBench,
   socketBaselineEnd,
 ];
 

@@ -18,7 +18,7 @@ import {
   isPciDevice,
   type PciDevice,
 } from "../server/index.js";
-import { CliError, EXIT_BAD_DEVICE, EXIT_USAGE } from "./cli-error.js";
+import { CliError, EXIT_BAD_DEVICE, EXIT_FAILURE, EXIT_USAGE } from "./cli-error.js";
 
 export interface LoadedDevice {
   readonly device: PciDevice;
@@ -92,10 +92,21 @@ export async function deviceFromExport(exported: unknown, what: string): Promise
   );
 }
 
-export async function loadDevice(arg: string): Promise<LoadedDevice> {
+/**
+ * Loads `arg`: a built-in device, built with `options` (the nvme device's backing and
+ * size), or a device module.
+ */
+export async function loadDevice(arg: string, options?: object): Promise<LoadedDevice> {
   if (findBuiltinDevice(arg) !== undefined) {
-    const { device, control } = instantiateBuiltinDevice(arg);
-    return { device, control, source: `${arg} (built-in)` };
+    let built: ReturnType<typeof instantiateBuiltinDevice>;
+    try {
+      built = instantiateBuiltinDevice(arg, options);
+    } catch (err) {
+      throw new CliError(`cannot build ${arg}: ${(err as Error).message}`, EXIT_FAILURE, {
+        cause: err,
+      });
+    }
+    return { device: built.device, control: built.control, source: `${arg} (built-in)` };
   }
   if (!looksLikePath(arg)) {
     throw new CliError(

@@ -38,7 +38,7 @@ export interface NvmeWriteOptions extends NvmeTarget {
 }
 
 const SOCKET_HELP =
-  "socket of a vfio-user NVMe server (none ships with vfio-ts yet: this needs an NVMe server)";
+  "socket of a vfio-user NVMe server, e.g. `vfio-ts serve nvme --socket-path PATH`";
 
 function integer(value: string): number {
   const n = Number(value);

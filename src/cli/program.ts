@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, type CommanderError, InvalidArgumentError, Option } from "commander";
 import { builtinDevices } from "../devices/index.js";
+import { parseSize } from "../devices/nvme/index.js";
 import { MAX_POLL_US } from "../transport/index.js";
 import { bindCommand, unbindCommand } from "./bind.js";
 import { EXIT_USAGE } from "./cli-error.js";
@@ -29,6 +30,14 @@ function pollUs(value: string): number {
 
 function count(_value: string | undefined, previous: number): number {
   return previous + 1;
+}
+
+function sizeArg(value: string): number {
+  try {
+    return parseSize(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 function fdNumber(value: string): number {
@@ -102,6 +111,20 @@ export function buildProgram(exit: ExitSink): Command {
       "after each message, spin up to usec µs for the next one instead of sleeping: lower latency, more CPU (0: off)",
       pollUs,
       0,
+    )
+    .option(
+      "--backing <file>",
+      "nvme: the file or block device holding the namespace (default: memory)",
+    )
+    .option(
+      "--size <bytes>",
+      "nvme: the namespace size, e.g. 64M or 1G (default 1G in memory)",
+      sizeArg,
+    )
+    .addOption(
+      new Option("--block-size <bytes>", "nvme: the LBA size")
+        .choices(["512", "4096"])
+        .argParser((v) => Number(v)),
     )
     .addHelpText(
       "after",

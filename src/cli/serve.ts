@@ -30,6 +30,23 @@ export interface ServeOptions {
   readonly dmaFds?: DmaFdPolicy;
   /** Busy-poll this many µs after each message (see VfioUserServerOptions.pollUs). */
   readonly pollUs?: number;
+  /** nvme: the file or block device behind the namespace (memory without it). */
+  readonly backing?: string;
+  /** nvme: the namespace's size in bytes. */
+  readonly size?: number;
+  /** nvme: the LBA size, 512 or 4096. */
+  readonly blockSize?: number;
+}
+
+/** The options a built-in device takes from the command line (nvme's storage). */
+function deviceOptions(deviceArg: string, opts: ServeOptions): object | undefined {
+  const given =
+    opts.backing !== undefined || opts.size !== undefined || opts.blockSize !== undefined;
+  if (deviceArg === "nvme") {
+    return { backing: opts.backing, size: opts.size, blockSize: opts.blockSize };
+  }
+  if (given) throw new CliError("--backing, --size and --block-size are for nvme", EXIT_USAGE);
+  return undefined;
 }
 
 function stamp(): string {
@@ -71,7 +88,7 @@ function explainListenError(path: string, err: unknown): CliError {
 
 export async function serveCommand(deviceArg: string, opts: ServeOptions): Promise<number> {
   const where = opts.printCapabilities ? undefined : endpoint(opts);
-  const { device, control, source } = await loadDevice(deviceArg);
+  const { device, control, source } = await loadDevice(deviceArg, deviceOptions(deviceArg, opts));
   if (where === undefined) {
     console.log(JSON.stringify(backendCapabilities(device), null, 2));
     device.close();
@@ -130,5 +147,6 @@ export async function serveCommand(deviceArg: string, opts: ServeOptions): Promi
     closeListener();
     await server.close();
     device.close();
+    (control as { close?: () => void } | undefined)?.close?.();
   }
 }

@@ -26,7 +26,7 @@ export interface MmapArea {
 export type { RegionCap } from "../protocol/index.js";
 
 import type { IovaRange } from "../iommu/index.js";
-import type { RegionCap } from "../protocol/index.js";
+import type { FeatureData, RegionCap } from "../protocol/index.js";
 
 /** VFIO_DEVICE_GET_REGION_INFO, decoded and checked. */
 export interface RegionInfo {
@@ -178,6 +178,23 @@ export interface DeviceBackend {
   readonly dmaTarget?: DmaTarget;
   /** Where DMA_READ/DMA_WRITE from the device go; null refuses them (EFAULT). */
   setDmaHandler(handler: DmaRequestHandler | null): void;
+  /**
+   * VFIO_DEVICE_FEATURE: GET/SET/PROBE of feature `feature` (ops are the
+   * VFIO_DEVICE_FEATURE_GET/SET/PROBE bits). `replyRoom` is the data size a GET
+   * expects back. Absent on a backend that has no device features.
+   */
+  deviceFeature?(
+    feature: number,
+    ops: number,
+    data: FeatureData,
+    replyRoom?: number,
+  ): Promise<FeatureData>;
+  /** Migration data out of a saving device: fewer bytes than asked means drained. */
+  migDataRead?(size: number): Promise<Uint8Array>;
+  /** Migration data into a resuming device. */
+  migDataWrite?(data: Uint8Array): Promise<void>;
+  /** DMA_UNMAP with GET_DIRTY_BITMAP: unmaps, and returns the window's dirty bitmap. */
+  dmaUnmapDirty?(iova: bigint, size: bigint, pageSize: bigint): Promise<Uint8Array>;
   /** Called once when the device side goes away unexpectedly. */
   onDisconnect(cb: ((err: Error) => void) | null): void;
   /** Orderly shutdown; pending requests fail. Idempotent. */

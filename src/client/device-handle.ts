@@ -6,6 +6,7 @@ import type { DeviceBackend, DeviceInfo, RegionInfo } from "./backend.js";
 import { ConfigSpace } from "./config-space.js";
 import { type Container, type ContainerDevice, containerOfDevice } from "./container.js";
 import { DeviceIrqs } from "./device-irqs.js";
+import { DeviceMigration } from "./device-migration.js";
 import { checkDeviceInfo } from "./info-checks.js";
 import type { IrqEvent } from "./irq-vector.js";
 import { type MappedRegion, mapRegion } from "./mapped-region.js";
@@ -53,6 +54,7 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
   readonly irqs: DeviceIrqs;
   readonly #mmio: MmioBlocking;
   readonly #access: RegionAccess;
+  #migration: DeviceMigration | undefined;
   #disconnected: Error | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -109,6 +111,12 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
   /** Why the device side went away, or null while it is connected. */
   get disconnectError(): Error | null {
     return this.#disconnected;
+  }
+
+  /** Live migration and DMA dirty logging of this device (VFIO_DEVICE_FEATURE). */
+  get migration(): DeviceMigration {
+    this.#migration ??= new DeviceMigration(this.backend, this.name);
+    return this.#migration;
   }
 
   get container(): Container | undefined {

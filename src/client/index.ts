@@ -32,6 +32,11 @@ export {
   type DeviceHandleOptions,
 } from "./device-handle.js";
 export { DeviceIrqs, type EnableIrqOptions } from "./device-irqs.js";
+export {
+  DeviceMigration,
+  type MigrationFeatures,
+  MigrationState,
+} from "./device-migration.js";
 export { DmaBuffer, DmaMapping, type DmaPermsSpec } from "./dma-mapping.js";
 export {
   MAX_CONFIG_SIZE,
@@ -53,6 +58,7 @@ export * from "./kernel/index.js";
 export { type LoopbackOptions, openLoopback } from "./loopback.js";
 export { MappedRegion } from "./mapped-region.js";
 export { memorySocketPair } from "./memory-socket.js";
+export { type MigrateOptions, type MigrationReport, migrateDevice } from "./migrate.js";
 export { MmioWindow } from "./mmio-window.js";
 export * from "./vfio-abi.js";
 export { VfioUserBackend } from "./vfio-user-backend.js";

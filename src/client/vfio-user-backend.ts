@@ -4,16 +4,21 @@ import {
   Command,
   type CommandId,
   commandName,
+  DEVICE_FEATURE_SIZE,
   decodeReply,
   decodeRequest,
+  dirtyBitmapSize,
   encodeReply,
   encodeRequest,
+  type FeatureData,
+  featureDataSize,
   type ReplyMap,
   type RequestMap,
   type Session,
   type SetIrqsRequest,
   VFIO_DMA_MAP_FLAG_READ,
   VFIO_DMA_MAP_FLAG_WRITE,
+  VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
   VFIO_IRQ_SET_ACTION_MASK,
   VFIO_IRQ_SET_ACTION_TRIGGER,
   VFIO_IRQ_SET_ACTION_UNMASK,
@@ -264,6 +269,47 @@ export class VfioUserBackend implements DeviceBackend {
           `[0x${r.body.address.toString(16)}, +0x${r.body.size.toString(16)})`,
       );
     }
+  }
+
+  async deviceFeature(
+    feature: number,
+    ops: number,
+    data: FeatureData,
+    replyRoom = 0,
+  ): Promise<FeatureData> {
+    const argsz = DEVICE_FEATURE_SIZE + Math.max(featureDataSize(data), replyRoom);
+    const r = await this.#call(Command.VFIO_USER_DEVICE_FEATURE, { argsz, feature, ops, data });
+    if (r.body.argsz > argsz) {
+      this.#bad("DEVICE_FEATURE", `a ${r.body.argsz}-byte reply does not fit argsz ${argsz}`);
+    }
+    return r.body.data;
+  }
+
+  async migDataRead(size: number): Promise<Uint8Array> {
+    const r = await this.#call(Command.VFIO_USER_MIG_DATA_READ, { argsz: 8 + size, size });
+    if (r.body.data.byteLength > size) {
+      this.#bad("MIG_DATA_READ", `${r.body.data.byteLength} bytes for a read of ${size}`);
+    }
+    return r.body.data;
+  }
+
+  async migDataWrite(data: Uint8Array): Promise<void> {
+    await this.#call(Command.VFIO_USER_MIG_DATA_WRITE, { argsz: 8 + data.byteLength, data });
+  }
+
+  async dmaUnmapDirty(iova: bigint, size: bigint, pageSize: bigint): Promise<Uint8Array> {
+    const bytes = Number(dirtyBitmapSize(size, pageSize));
+    const r = await this.#call(Command.VFIO_USER_DMA_UNMAP, {
+      argsz: 40 + bytes,
+      flags: VFIO_DMA_UNMAP_FLAG_GET_DIRTY_BITMAP,
+      address: iova,
+      size,
+      bitmap: { pgsize: pageSize, size: bytes },
+    });
+    if (r.body.bitmap === undefined || r.body.bitmap.data.byteLength !== bytes) {
+      this.#bad("DMA_UNMAP", `no ${bytes}-byte dirty bitmap in the reply`);
+    }
+    return r.body.bitmap.data;
   }
 
   setDmaHandler(handler: DmaRequestHandler | null): void {

@@ -14,12 +14,29 @@ import { VfioError } from "../errors.js";
 import { createDevice, type PciDevice } from "../server/index.js";
 import { EduDevice, type EduOptions } from "./edu/index.js";
 import { type Idio16Options, PciIdio16 } from "./gpio/index.js";
+import { FileBacking, MemoryBacking, NvmeController } from "./nvme/index.js";
 
 export { EduDevice, type EduOptions } from "./edu/index.js";
 export { type Idio16Events, type Idio16Options, PciIdio16 } from "./gpio/index.js";
+export {
+  type BackingStore,
+  FileBacking,
+  MemoryBacking,
+  NvmeController,
+  type NvmeOptions,
+} from "./nvme/index.js";
 
+/** How `vfio-ts serve nvme` builds its controller. */
+export interface NvmeServeOptions {
+  /** A file or block device holding the namespace; memory when absent. */
+  readonly backing?: string;
+  /** Bytes: the memory namespace's size (default 1 GiB), or the file's (grown if smaller). */
+  readonly size?: number;
+  /** 512 (default) or 4096. */
+  readonly blockSize?: number;
+}
 /** One fresh device, ready to serve, and the model object that controls it from the host. */
-export interface BuiltinInstance<C = EduDevice | PciIdio16> {
+export interface BuiltinInstance<C = EduDevice | PciIdio16 | NvmeController> {
   readonly name: string;
   readonly device: PciDevice;
   /** The host-side control object (the model itself). */
@@ -30,6 +47,7 @@ export interface BuiltinInstance<C = EduDevice | PciIdio16> {
 export interface BuiltinDeviceTypes {
   edu: { control: EduDevice; options: EduOptions };
   gpio: { control: PciIdio16; options: Idio16Options };
+  nvme: { control: NvmeController; options: NvmeServeOptions };
 }
 
 /** The name of a built-in device ("edu", "gpio"). */
@@ -63,8 +81,22 @@ const gpio: BuiltinDevice<"gpio"> = {
   },
 };
 
+const nvme: BuiltinDevice<"nvme"> = {
+  name: "nvme",
+  description:
+    "NVMe controller (1b36:0010), one namespace in memory or in a file (--backing, --size)",
+  create: (options = {}) => {
+    const backing =
+      options.backing !== undefined
+        ? new FileBacking(options.backing, options.size)
+        : new MemoryBacking(options.size ?? 1 << 30);
+    const control = new NvmeController({ backing, blockSize: options.blockSize });
+    return { name: "nvme", device: createDevice(control.definition), control };
+  },
+};
+
 /** Every built-in device, in name order. */
-export const builtinDevices: readonly BuiltinDevice[] = [edu, gpio];
+export const builtinDevices: readonly BuiltinDevice[] = [edu, gpio, nvme];
 
 /** The names of the built-in devices, for usage messages. */
 export function builtinDeviceNames(): string[] {

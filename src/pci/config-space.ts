@@ -301,6 +301,21 @@ export class ConfigSpace {
     return this.live.slice();
   }
 
+  /**
+   * Puts back a live image taken with snapshot() from a device built the same way
+   * (migration). The caller checks the identity; produces no events, as a restore is
+   * not something a client did.
+   */
+  restore(live: Uint8Array): void {
+    if (live.byteLength !== this.size) {
+      throw new VfioError(
+        "EINVAL",
+        `config image of ${live.byteLength} bytes, expected ${this.size}`,
+      );
+    }
+    this.live.set(live);
+  }
+
   /** Copy of the image reset() restores. */
   initialImage(): Uint8Array {
     return this.initial.slice();

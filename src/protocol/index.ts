@@ -34,6 +34,7 @@ export {
   type FeatureData,
   type FeatureDataKind,
   featureDataKind,
+  featureDataSize,
 } from "./messages/feature-data.js";
 export * from "./messages/index.js";
 export * from "./messages/irq-info.js";

@@ -11,6 +11,13 @@ import type {
 import type { DeviceCore } from "./device-core.js";
 
 /**
+ * Key of the context's "may the device's handlers run" probe: false while the device
+ * is stopped for migration. A symbol, so the region code finds it on the context it
+ * already passes around, without a lookup per access, and device code has no name for it.
+ */
+export const HANDLERS_MAY_RUN = Symbol("vfio-ts handlers may run");
+
+/**
  * Builds the context every device callback receives. It is made once per device,
  * before any callback can run, from facades over the core: so no model needs a
  * second "bind" step to learn which device it is.
@@ -26,8 +33,10 @@ export function makeDeviceContext(core: DeviceCore, dma: DeviceDma): DeviceConte
     dma,
     config: configFacade(core),
     log,
+    tasks: core.tasks,
     bar: (index: number) => barHandle(core, index),
     region: (index: number) => regionHandle(core, index),
+    [HANDLERS_MAY_RUN]: () => core.migration.running,
   });
 }
 
@@ -51,10 +60,20 @@ function irqFacade(core: DeviceCore): DeviceIrqs {
     get mode() {
       return irqs.mode;
     },
-    trigger: (vector = 0) => irqs.trigger(vector),
+    // A stopped device's interrupts are held (reported "pending") until it runs again.
+    trigger: (vector = 0) => {
+      if (core.migration.running) return irqs.trigger(vector);
+      core.migration.deferVector(vector);
+      return "pending";
+    },
     intx: Object.freeze({
-      assert: () => irqs.intx.setLevel(true),
+      assert: () => {
+        if (core.migration.running) return irqs.intx.setLevel(true);
+        core.migration.deferIntx(true);
+        return "pending";
+      },
       deassert: () => {
+        if (!core.migration.running) core.migration.deferIntx(false);
         irqs.intx.setLevel(false);
       },
       get asserted() {

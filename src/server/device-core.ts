@@ -13,9 +13,11 @@ import {
 import type { DeviceContext, DeviceDefinition } from "./device.js";
 import { makeDeviceContext } from "./device-context.js";
 import { deviceDmaFacade } from "./device-dma.js";
+import { TaskSet } from "./device-tasks.js";
 import { DmaController } from "./dma.js";
 import { type EventFdWrapper, IrqController } from "./irqs/irq-controller.js";
 import type { VectorRegisters } from "./irqs/vectors.js";
+import { MigrationController } from "./migration/migration-controller.js";
 import type { DecodeState } from "./mmio-gate.js";
 import { MsixTable } from "./msix-table.js";
 import { type BuiltRegions, buildRegions, romSizeOf } from "./regions/build.js";
@@ -44,6 +46,10 @@ export class DeviceCore {
   /** What every device callback receives. */
   readonly context: DeviceContext;
   readonly msixTable: MsixTable | undefined;
+  /** Live migration state; also what quiesces the device while it is stopped. */
+  readonly migration: MigrationController;
+  /** The device's background tasks (DeviceContext.tasks). */
+  readonly tasks: TaskSet;
   readonly #memories: readonly (SharedMemory | undefined)[];
   readonly #built: BuiltRegions;
   log: CoreLog = { warn: () => {}, debug: () => {} };
@@ -52,6 +58,9 @@ export class DeviceCore {
     this.def = def;
     this.name = def.name ?? "vfio-ts device";
     this.config = makeConfig(def);
+    this.tasks = new TaskSet((label, err) =>
+      this.log.warn(`${this.name}: ${label} failed: ${(err as Error)?.message ?? err}`),
+    );
     const msix = this.config.msix();
     this.msixTable = msix ? new MsixTable(msix.tableSize) : undefined;
     this.irqs = new IrqController({
@@ -76,9 +85,27 @@ export class DeviceCore {
     });
     const dmaFacade = deviceDmaFacade(this.dma, {
       busMaster: () => this.config.busMasterEnabled,
+      running: () => this.migration.running,
       onFault: (e) => this.log.warn(`${this.name}: ${e.message}`),
     });
     this.context = makeDeviceContext(this, dmaFacade);
+    this.migration = new MigrationController(
+      {
+        name: this.name,
+        config: this.config,
+        msixTable: this.msixTable,
+        irqs: this.irqs,
+        context: this.context,
+        dmaIdle: () => this.dma.idle(),
+        tasksIdle: () => this.tasks.idle(),
+        commandChanged: (command, previous) =>
+          this.#callback("onCommandChange", () =>
+            def.onCommandChange?.(command, previous, this.context),
+          ),
+        log: { warn: (m) => this.log.warn(m), debug: (m) => this.log.debug(m) },
+      },
+      def.migration,
+    );
     // One live view of the decode state, asked on every gated access (no object per access).
     const config = this.config;
     const decodeState: DecodeState = {
@@ -135,10 +162,12 @@ export class DeviceCore {
    */
   async reset(why = "DEVICE_RESET"): Promise<void> {
     this.log.debug(`${this.name}: reset (${why})`);
+    const wasStopped = this.migration.reset();
     const previous = this.config.command;
     this.config.reset();
     this.irqs.resetDevice();
     this.irqs.setIntxDisabled(this.config.intxDisabled);
+    await this.tasks.idle();
     if (this.def.reset) {
       try {
         await this.def.reset(this.context);
@@ -152,6 +181,7 @@ export class DeviceCore {
         );
       }
     }
+    if (wasStopped) await this.migration.startDevice();
     if (previous !== this.config.command) {
       this.#callback("onCommandChange", () =>
         this.def.onCommandChange?.(this.config.command, previous, this.context),
@@ -211,8 +241,15 @@ export class DeviceCore {
     };
   }
 
-  /** Device callbacks must not break the framework: failures are logged. */
+  /**
+   * Device callbacks must not break the framework: failures are logged. A stopped
+   * device gets them when it runs again.
+   */
   #callback(name: string, f: () => void): void {
+    if (!this.migration.running) {
+      this.migration.deferCallback(() => this.#callback(name, f));
+      return;
+    }
     try {
       f();
     } catch (err) {

@@ -1,5 +1,5 @@
 import { VfioError } from "../errors.js";
-import type { DeviceDma } from "./device.js";
+import type { DeviceDma, DmaSegment } from "./device.js";
 import type { DmaController } from "./dma.js";
 
 /**
@@ -21,6 +21,8 @@ export class BusMasterDisabledError extends VfioError {
 export interface DmaFacadeOptions {
   /** PCI_COMMAND_MASTER, read at every access. */
   readonly busMaster: () => boolean;
+  /** False while the device is stopped for migration: DMA is refused (EBUSY). */
+  readonly running: () => boolean;
   /** Reports a refused access (the device's log). */
   readonly onFault: (err: VfioError) => void;
 }
@@ -34,6 +36,13 @@ export interface DmaFacadeOptions {
 export function deviceDmaFacade(dma: DmaController, o: DmaFacadeOptions): DeviceDma {
   let refused = 0;
   const check = (access: "read" | "write" | "view", iova: bigint | number, length: number) => {
+    if (!o.running()) {
+      throw new VfioError(
+        "EBUSY",
+        `DMA ${access} of ${length} bytes at iova 0x${iova.toString(16)} refused: ` +
+          "the device is stopped for migration",
+      );
+    }
     if (o.busMaster()) return;
     refused++;
     const err = new BusMasterDisabledError(access, iova, length);
@@ -48,6 +57,14 @@ export function deviceDmaFacade(dma: DmaController, o: DmaFacadeOptions): Device
     async write(iova: bigint | number, data: Uint8Array): Promise<void> {
       check("write", iova, data.byteLength);
       return dma.write(iova, data);
+    },
+    async readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array> {
+      check("read", segments[0]?.iova ?? 0n, segments.length);
+      return dma.readSegments(segments);
+    },
+    async writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void> {
+      check("write", segments[0]?.iova ?? 0n, data.byteLength);
+      return dma.writeSegments(segments, data);
     },
     view(iova: bigint | number, length: number, access?: "read" | "write" | "readwrite") {
       check("view", iova, length);

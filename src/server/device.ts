@@ -134,7 +134,8 @@ export interface DeviceDefinition {
 
   /**
    * Device reset (DEVICE_RESET, or a function-level reset through PCIe). The
-   * framework has already restored config space and torn down interrupts.
+   * framework has already restored config space and torn down interrupts, and waited
+   * for the device's background tasks (`dev.tasks`) to settle.
    */
   reset?(dev: DeviceContext): void | Promise<void>;
   /** The client changed PCI_COMMAND (memory/io decode, bus master, INTx disable). */
@@ -145,8 +146,52 @@ export interface DeviceDefinition {
   onDetach?(dev: DeviceContext): void;
   /** The client mapped a DMA window (it is usable from now on). */
   onDmaMap?(window: DmaWindowInfo, dev: DeviceContext): void;
+  /**
+   * Live migration. Without it the device does not migrate (DEVICE_FEATURE MIGRATION
+   * answers ENOTTY); DMA dirty logging works either way, as the framework sees every
+   * DMA write.
+   */
+  readonly migration?: MigrationDefinition;
   /** Called before the window is released; accesses to it fail from now on. */
   onDmaUnmap?(window: DmaWindowInfo, dev: DeviceContext): void;
+}
+
+/**
+ * How a device migrates. The framework runs the spec's state machine and carries what
+ * it owns (config space, MSI/MSI-X/INTx state, interrupts raised while stopped); the
+ * device saves only its own registers and memory.
+ *
+ * While the device is stopped (STOP, STOP_COPY, RESUMING, ERROR) the framework calls
+ * none of its region handlers (the client gets EBUSY), refuses its DMA (EBUSY), holds
+ * its interrupts and callbacks and replays them when it runs again. `stop` is where a
+ * device pauses work of its own (timers, queues); the framework then waits for DMA
+ * already in flight before the STOP is acknowledged.
+ */
+export interface MigrationDefinition {
+  /** Stop-copy: the device's own state, after `stop`. */
+  save(dev: DeviceContext): Uint8Array | Promise<Uint8Array>;
+  /**
+   * On the destination, before it first runs: state from save(). Throw (a VfioError
+   * for a chosen errno) to refuse it; the device is then in ERROR until reset.
+   */
+  load(state: Uint8Array, dev: DeviceContext): void | Promise<void>;
+  /** The device leaves RUNNING: pause timers and background work. */
+  stop?(dev: DeviceContext): void | Promise<void>;
+  /** The device runs again (after load on a destination, or an aborted migration). */
+  start?(dev: DeviceContext): void | Promise<void>;
+  /**
+   * Opt in to PRE_COPY: state that can move while the device still runs (memory that
+   * changes rarely), in chunks, before the stop-copy.
+   */
+  readonly precopy?: {
+    /**
+     * The next chunk, at most about `max` bytes; an empty array when there is nothing
+     * more for now (the client's read then comes back short).
+     */
+    read(max: number, dev: DeviceContext): Uint8Array | Promise<Uint8Array>;
+    /** On the destination, each chunk read() produced, in order, before load(). */
+    load(chunk: Uint8Array, dev: DeviceContext): void | Promise<void>;
+  };
 }
 
 /** A BAR or device-specific region as the device sees it. */
@@ -176,6 +221,8 @@ export interface DeviceContext {
   readonly dma: DeviceDma;
   readonly config: DeviceConfig;
   readonly log: DeviceLog;
+  /** Background work that does not hold the client's commands (see DeviceTasks). */
+  readonly tasks: DeviceTasks;
   /** BAR `index` (0..5). Throws EINVAL for an unimplemented BAR. */
   bar(index: number): RegionHandle;
   /** Device-specific region `index` (>= 9). */
@@ -232,10 +279,44 @@ export interface DeviceDma {
    * so take views per transfer, not once.
    */
   view(iova: bigint | number, length: number, access?: "read" | "write" | "readwrite"): Uint8Array;
+  /**
+   * Scatter-gather read: the segments' bytes, concatenated. Every segment is checked
+   * against the windows first, so a fault in any of them fails the whole transfer
+   * before anything is copied (what a controller's PRP or SGL walk gives).
+   */
+  readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array>;
+  /**
+   * Scatter-gather write: `data` spread over the segments in order (their lengths must
+   * add up to its length, else EINVAL). Checked in full before any byte is written.
+   */
+  writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void>;
   /** The current windows, in IOVA order. */
   windows(): DmaWindowInfo[];
   /** IOMMU faults since the device was created. */
   readonly faults: number;
+}
+
+/** One piece of a scatter-gather transfer: `length` bytes at IOVA `iova`. */
+export interface DmaSegment {
+  readonly iova: bigint;
+  readonly length: number;
+}
+
+/**
+ * Work a device runs beside the client's command stream. A region handler that
+ * returns a promise holds the client's next command until it settles (the spec's
+ * ordering); a doorbell that starts file I/O must not. So the handler answers at once
+ * and hands the I/O to `run`: the connection keeps going, a failure is logged (the
+ * task must report errors to its guest itself, e.g. as a completion status), and a
+ * device reset waits for the tasks still running before the device's reset callback.
+ */
+export interface DeviceTasks {
+  /** Starts `task` now (its synchronous part runs before `run` returns). */
+  run(task: () => void | Promise<void>, label?: string): void;
+  /** Tasks started and not yet settled. */
+  readonly pending: number;
+  /** Resolves once no task is running (at once when none is). */
+  idle(): Promise<void>;
 }
 
 /** The device's own view of its config space. */

@@ -8,6 +8,7 @@ import {
 } from "../protocol/index.js";
 import type { HandlerContext, Reply } from "./handlers/context.js";
 import { dmaMap, dmaUnmap } from "./handlers/dma.js";
+import { deviceFeature, migDataRead, migDataWrite } from "./handlers/feature.js";
 import { deviceInfo, irqInfo, regionInfo, regionIoFds } from "./handlers/info.js";
 import { setIrqs } from "./handlers/irqs.js";
 import { regionRead, regionWrite, regionWriteMulti } from "./handlers/region-io.js";
@@ -47,19 +48,9 @@ const HANDLERS: { readonly [C in CommandId]: Handler<C> } = {
   [Command.VFIO_USER_DMA_WRITE]: refuse(Errno.EINVAL, "DMA_WRITE goes from server to client"),
   [Command.VFIO_USER_DEVICE_RESET]: (ctx) => ctx.core.reset().then(() => NO_BODY),
   [Command.VFIO_USER_REGION_WRITE_MULTI]: regionWriteMulti,
-  // ENOTTY is what the kernel answers for a VFIO_DEVICE_FEATURE it does not have.
-  [Command.VFIO_USER_DEVICE_FEATURE]: refuse(
-    Errno.ENOTTY,
-    "device features (migration, DMA logging) are not supported",
-  ),
-  [Command.VFIO_USER_MIG_DATA_READ]: refuse(
-    Errno.EOPNOTSUPP,
-    "MIG_DATA_READ: live migration is not supported",
-  ),
-  [Command.VFIO_USER_MIG_DATA_WRITE]: refuse(
-    Errno.EOPNOTSUPP,
-    "MIG_DATA_WRITE: live migration is not supported",
-  ),
+  [Command.VFIO_USER_DEVICE_FEATURE]: deviceFeature,
+  [Command.VFIO_USER_MIG_DATA_READ]: migDataRead,
+  [Command.VFIO_USER_MIG_DATA_WRITE]: migDataWrite,
 };
 
 /**

@@ -17,7 +17,8 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../sys/index.js";
-import type { DeviceDma, DmaWindowInfo } from "./device.js";
+import type { DeviceDma, DmaSegment, DmaWindowInfo } from "./device.js";
+import { DirtyLog, type LoggedRange } from "./migration/dirty-log.js";
 
 /** Client memory reached by messages (windows mapped without an fd). */
 export interface DmaRemote {
@@ -84,6 +85,8 @@ export class DmaController implements DeviceDma {
   #unboundFaults = 0;
   #goneFaults = 0;
   #fdPolicy: DmaFdPolicy = "map";
+  /** Dirty-page logging, while the client has it on. */
+  #dirty: DirtyLog | undefined;
   readonly #hooks: DmaHooks;
 
   constructor(hooks: DmaHooks = {}) {
@@ -108,6 +111,7 @@ export class DmaController implements DeviceDma {
     const domain = this.#domain;
     if (domain === null) return;
     this.#remote = null;
+    this.#dirty = undefined; // its IOVAs were the client's
     await this.#release(domain.unmapAll().windows);
     this.#retiredFaults += domain.faults;
     this.#domain = null;
@@ -163,6 +167,57 @@ export class DmaController implements DeviceDma {
     return this.#release(this.#need().unmapAll().windows);
   }
 
+  /**
+   * DMA_LOGGING_START: from now on every device write inside `ranges` (all writes when
+   * empty) is logged at about `pageSize` granularity. Returns the page size chosen.
+   * EBUSY while logging is already on (stop it first), as the kernel answers.
+   */
+  startLogging(pageSize: bigint, ranges: readonly LoggedRange[]): bigint {
+    this.#need();
+    if (this.#dirty) throw new VfioError("EBUSY", "DMA logging is already on");
+    this.#dirty = new DirtyLog(pageSize, ranges);
+    return this.#dirty.pageSize;
+  }
+
+  /** DMA_LOGGING_STOP; stopping what is off is a no-op. */
+  stopLogging(): void {
+    this.#dirty = undefined;
+  }
+
+  get logging(): boolean {
+    return this.#dirty !== undefined;
+  }
+
+  /** DMA_LOGGING_REPORT: the bitmap of pages written since the last report; clears them. */
+  dirtyReport(iova: bigint, length: bigint, pageSize: bigint): Uint8Array {
+    if (!this.#dirty) throw new VfioError("EINVAL", "dirty report while DMA logging is off");
+    return this.#dirty.report(iova, length, pageSize);
+  }
+
+  /**
+   * DMA_UNMAP with GET_DIRTY_BITMAP: the window's dirty bitmap, taken before it goes.
+   * EINVAL while logging is off, as type1 answers.
+   */
+  unmapDirty(iova: bigint, size: bigint, pageSize: bigint): Uint8Array {
+    if (!this.#dirty) {
+      throw new VfioError("EINVAL", "DMA_UNMAP GET_DIRTY_BITMAP while DMA logging is off");
+    }
+    const w = this.#need().find(iova);
+    if (w === undefined || w.iova !== iova || w.size !== size) {
+      throw new VfioError(
+        "ENOENT",
+        `DMA_UNMAP: [0x${iova.toString(16)}, +0x${size.toString(16)}) is not a mapping`,
+      );
+    }
+    return this.#dirty.report(iova, size, pageSize);
+  }
+
+  /** Resolves once no access is in flight on any window; undefined when none is now. */
+  idle(): Promise<void> | undefined {
+    if (this.#domain === null) return undefined;
+    return untilIdle(Array.from(this.#domain.windows()));
+  }
+
   windows(): DmaWindowInfo[] {
     return this.#domain ? Array.from(this.#domain.windows(), windowInfo) : [];
   }
@@ -203,10 +258,50 @@ export class DmaController implements DeviceDma {
           const dst = new Uint8Array(b.buffer, b.delta + Number(s.offset), part.byteLength);
           this.#copy(dst, part, b, s.iova, "write");
         } else await this.#remoteWrite(s.iova, part);
+        this.#dirty?.mark(s.iova, s.length);
       }
     } finally {
       access.release();
     }
+  }
+
+  async readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array> {
+    const total = this.#checkSegments(segments, "read");
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const s of segments) {
+      // Sealed, fd-backed windows are copied synchronously; only messages wait.
+      out.set(await this.read(s.iova, s.length), at);
+      at += s.length;
+    }
+    return out;
+  }
+
+  async writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void> {
+    const total = this.#checkSegments(segments, "write");
+    if (total !== data.byteLength) {
+      throw new VfioError(
+        "EINVAL",
+        `DMA scatter-gather write: segments hold ${total} bytes, data has ${data.byteLength}`,
+      );
+    }
+    let at = 0;
+    for (const s of segments) {
+      await this.write(s.iova, data.subarray(at, at + s.length));
+      at += s.length;
+    }
+  }
+
+  /** Translates every segment (faulting on the first bad one); returns the total length. */
+  #checkSegments(segments: readonly DmaSegment[], kind: DmaAccessKind): number {
+    let total = 0;
+    for (const s of segments) {
+      checkLength(s.length);
+      this.#translate(toIova(s.iova), s.length, kind);
+      total += s.length;
+    }
+    checkLength(total);
+    return total;
   }
 
   view(
@@ -240,6 +335,13 @@ export class DmaController implements DeviceDma {
         "EPERM",
         `DMA view at 0x${start.toString(16)}: the client's memory is not a memfd sealed ` +
           "against shrinking, so it could vanish under a view (use dma.read/dma.write)",
+      );
+    }
+    if (this.#dirty && access !== "read") {
+      // Writes through a view bypass us, and logging must see every write.
+      throw new VfioError(
+        "EBUSY",
+        `DMA view at 0x${start.toString(16)}: DMA logging is on, so writes must go through dma.write`,
       );
     }
     if (!b.writable) {

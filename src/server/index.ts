@@ -14,7 +14,10 @@ export type {
   DeviceIrqs,
   DeviceLog,
   DeviceRegionDefinition,
+  DeviceTasks,
+  DmaSegment,
   DmaWindowInfo,
+  MigrationDefinition,
   MmapArea,
   ReadResult,
   RegionHandle,
@@ -26,6 +29,13 @@ export type { DmaFdPolicy } from "./dma.js";
 export { type IrqCapabilities, IrqController } from "./irqs/irq-controller.js";
 export type { IrqDelivery } from "./irqs/notifier.js";
 export { debuglogLogger, type Logger, silentLogger } from "./logger.js";
+export { DirtyLog, type LoggedRange } from "./migration/dirty-log.js";
+export {
+  type MigArc,
+  type MigState,
+  migrationPath,
+  migStateName,
+} from "./migration/state-machine.js";
 export { MsixTable, PCI_MSIX_ENTRY_SIZE } from "./msix-table.js";
 export { createDevice, isPciDevice, PciDevice } from "./pci-device.js";
 export { DeviceHandlerError, leValue } from "./regions/handler-call.js";

@@ -72,6 +72,23 @@ export class MsixTable {
     this.#pba.fill(0);
   }
 
+  /** Table and PBA as they are (migration). */
+  snapshot(): { table: Uint8Array; pba: Uint8Array } {
+    return { table: this.#table.slice(), pba: this.#pba.slice() };
+  }
+
+  /** Puts back what snapshot() returned on a table of the same size. */
+  restore(table: Uint8Array, pba: Uint8Array): void {
+    if (table.byteLength !== this.#table.byteLength || pba.byteLength !== this.#pba.byteLength) {
+      throw new VfioError(
+        "EINVAL",
+        `MSI-X state for ${table.byteLength / PCI_MSIX_ENTRY_SIZE} vectors, this device has ${this.vectors}`,
+      );
+    }
+    this.#table.set(table);
+    this.#pba.set(pba);
+  }
+
   /** Reads the MSI-X table as the client sees it. */
   readTable(offset: number, size: number): Uint8Array {
     checkSpan("MSI-X table", offset, size, this.#table.byteLength);

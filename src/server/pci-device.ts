@@ -6,6 +6,7 @@ import type {
   DeviceDma,
   DeviceIrqs,
   DeviceLog,
+  DeviceTasks,
   RegionHandle,
 } from "./device.js";
 import { DeviceCore } from "./device-core.js";
@@ -33,6 +34,7 @@ export class PciDevice implements DeviceContext {
   readonly dma: DeviceDma;
   readonly config: DeviceConfig;
   readonly log: DeviceLog;
+  readonly tasks: DeviceTasks;
   readonly #context: DeviceContext;
 
   /** Use createDevice(). */
@@ -51,6 +53,7 @@ export class PciDevice implements DeviceContext {
     this.dma = core.context.dma;
     this.config = core.context.config;
     this.log = core.context.log;
+    this.tasks = core.context.tasks;
   }
 
   /** BAR `index` (0..5). Throws EINVAL for an unimplemented BAR. */

@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import { Errno, VfioError } from "../errors.js";
 import {
+  DEFAULT_MAX_BITMAP_SIZE,
   type DmaRwLayout,
   type VersionPolicy,
   VFIO_USER_MAJOR,
@@ -125,6 +126,8 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
         maxDataXferSize: this.#opts.maxDataXferSize,
         maxDmaMaps: this.#opts.maxDmaMaps,
         pgsizes: 4096n,
+        // Dirty-page granularity (DMA_UNMAP GET_DIRTY_BITMAP), as QEMU and libvfio-user send it.
+        migration: { pgsize: 4096n, maxBitmapSize: DEFAULT_MAX_BITMAP_SIZE },
         writeMultiple: true,
         twinSocket: { supported: this.#opts.twinSocket },
       },

@@ -12,9 +12,11 @@ import type {
   DeviceDma,
   DeviceIrqs,
   DeviceLog,
+  DmaSegment,
   DmaWindowInfo,
   RegionHandle,
 } from "../../src/server/device.js";
+import { TaskSet } from "../../src/server/device-tasks.js";
 import type { IrqDelivery } from "../../src/server/irqs/notifier.js";
 
 export class FakeIrqs implements DeviceIrqs {
@@ -94,6 +96,27 @@ export class FakeDma implements DeviceDma {
     this.memory.set(data, this.#offset(iova, data.length));
   }
 
+  async readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array> {
+    for (const s of segments) this.#offset(s.iova, s.length);
+    const parts = await Promise.all(segments.map((s) => this.read(s.iova, s.length)));
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+
+  async writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void> {
+    for (const s of segments) this.#offset(s.iova, s.length);
+    let at = 0;
+    for (const s of segments) {
+      await this.write(s.iova, data.subarray(at, at + s.length));
+      at += s.length;
+    }
+  }
+
   view(iova: bigint | number, length: number): Uint8Array {
     const o = this.#offset(iova, length);
     return this.memory.subarray(o, o + length);
@@ -143,6 +166,7 @@ export function fakeHost(dmaBase = 0x10000n, dmaSize = 0x4000): FakeHost {
     dma: new FakeDma(dmaBase, dmaSize),
     config: new FakeConfig(),
     log: quiet,
+    tasks: new TaskSet(() => {}),
     bar: noRegion,
     region: noRegion,
   };

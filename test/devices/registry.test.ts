@@ -11,11 +11,11 @@ import {
 import { VfioError } from "../../src/errors.js";
 
 describe("devices: registry", () => {
-  it("lists edu and gpio with descriptions", () => {
-    assert.deepEqual(builtinDeviceNames(), ["edu", "gpio"]);
+  it("lists edu, gpio and nvme with descriptions", () => {
+    assert.deepEqual(builtinDeviceNames(), ["edu", "gpio", "nvme"]);
     for (const d of builtinDevices) assert.ok(d.description.length > 10, d.name);
     assert.equal(findBuiltinDevice("gpio")?.name, "gpio");
-    assert.equal(findBuiltinDevice("nvme"), undefined);
+    assert.equal(findBuiltinDevice("virtio"), undefined);
   });
 
   it("creates a fresh device and control object each time, ready without a bind step", () => {

@@ -111,7 +111,15 @@ describe("bus mastering (PCI_COMMAND_MASTER) is enforced by the framework", () =
       assert.ok(dev !== undefined);
       assert.equal(dev.dma, device.dma, "the callbacks and the host see the same facade");
       assert.ok(!(dev.dma instanceof DmaController));
-      assert.deepEqual(Object.keys(dev.dma).sort(), ["faults", "read", "view", "windows", "write"]);
+      assert.deepEqual(Object.keys(dev.dma).sort(), [
+        "faults",
+        "read",
+        "readSegments",
+        "view",
+        "windows",
+        "write",
+        "writeSegments",
+      ]);
       assert.equal(Object.getPrototypeOf(dev.dma), Object.prototype, "no class to reach into");
       assert.ok(Object.isFrozen(dev.dma) && Object.isFrozen(dev), "nothing can be swapped in");
       for (const name of ["attach", "detach", "map", "unmap", "unmapAll"]) {

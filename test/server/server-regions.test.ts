@@ -355,8 +355,8 @@ describe("server: negotiation, info and regions (device in another process)", ()
       "server-to-client command",
     );
     await rejectsWith(
-      c.call(Command.VFIO_USER_MIG_DATA_READ, { argsz: 16, size: 16 }),
-      E.EOPNOTSUPP,
+      c.call(Command.VFIO_USER_MIG_DATA_READ, { argsz: 24, size: 16 }),
+      E.ENOTTY,
       "no migration",
     );
     const io = await c.call(Command.VFIO_USER_DEVICE_GET_REGION_IO_FDS, { argsz: 64, index: 0 });

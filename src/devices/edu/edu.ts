@@ -5,10 +5,15 @@
  * 4 KiB buffer at device address 0x40000. Interrupts go to MSI vector 0 when the
  * client enabled MSI, else to INTx as a level asserted while the status is non-zero.
  *
+ * It migrates: registers, the buffer, and work in progress (a factorial or DMA that
+ * has not finished resumes on the destination with the time it had left). The
+ * framework carries config space and interrupt state.
+ *
  * Differences from QEMU, on purpose:
- * - Factorial and DMA finish on a later turn of the event loop (setImmediate), not
- *   on a thread / after 100 ms of virtual time. The busy bits are set when the
- *   access that starts the work returns, so a driver must poll them as with QEMU.
+ * - Factorial and DMA finish on a later turn of the event loop (setImmediate), or
+ *   after `workDelayMs` (QEMU's DMA timer is 100 ms), not on a thread. The busy bits
+ *   are set when the access that starts the work returns, so a driver must poll them
+ *   (or wait for the interrupt) as with QEMU.
  * - A DMA whose device-side range leaves 0x40000..0x40fff moves no data (QEMU logs
  *   the guest error and copies anyway, past its buffer). Neither does one the
  *   framework refuses: PCI_COMMAND_MASTER clear, or an IOMMU fault. Each such
@@ -70,7 +75,15 @@ export interface EduOptions {
   readonly name?: string;
   /** RAM addresses are masked with this before a DMA (QEMU's dma_mask); default 28 bits. */
   readonly dmaMask?: bigint;
+  /** Time a factorial or DMA takes; default 0 (the next turn of the event loop). */
+  readonly workDelayMs?: number;
 }
+
+/** The work edu does in the background, each kind at most once at a time. */
+type WorkKind = "factorial" | "dma";
+
+/** Saved state layout version (see save()). */
+const EDU_STATE_VERSION = 1;
 
 /**
  * The edu model: its DeviceDefinition plus host-side views of its state. Every effect
@@ -80,6 +93,7 @@ export interface EduOptions {
 export class EduDevice {
   readonly definition: DeviceDefinition;
   readonly dmaMask: bigint;
+  readonly workDelayMs: number;
   #liveness = 0;
   #fact = 0;
   #status = 0;
@@ -92,11 +106,20 @@ export class EduDevice {
   /** Bumped by reset: work started before it must not touch the new state. */
   #generation = 0;
   readonly #jobs = new Set<Promise<void>>();
+  /** When each pending piece of work is due (ms since the epoch), while running. */
+  readonly #due = new Map<WorkKind, number>();
+  /** Time each piece of work had left when the device stopped (or on the source). */
+  readonly #left = new Map<WorkKind, number>();
+  readonly #cancels = new Map<WorkKind, () => void>();
   #dmaErrors = 0;
   #lastDmaError: string | undefined;
 
   constructor(options: EduOptions = {}) {
     this.dmaMask = options.dmaMask ?? EDU_DEFAULT_DMA_MASK;
+    this.workDelayMs = options.workDelayMs ?? 0;
+    if (!Number.isFinite(this.workDelayMs) || this.workDelayMs < 0) {
+      throw new RangeError(`edu: workDelayMs ${this.workDelayMs} is not a duration`);
+    }
     this.definition = {
       name: options.name ?? "edu",
       vendorId: EDU_VENDOR_ID,
@@ -118,6 +141,12 @@ export class EduDevice {
       // As QEMU's msi_init(dev, 0, 1, true, false): one vector, 64-bit, no masking.
       capabilities: [{ kind: "msi", vectors: 1, addr64: true, perVectorMask: false }],
       reset: (dev) => this.reset(dev),
+      migration: {
+        stop: () => this.#pause(),
+        start: (dev) => this.#resume(dev),
+        save: () => this.save(),
+        load: (state) => this.load(state),
+      },
     };
   }
 
@@ -173,7 +202,7 @@ export class EduDevice {
         if (this.#status & EDU_STATUS_COMPUTING) return;
         this.#fact = Number(v);
         this.#status |= EDU_STATUS_COMPUTING;
-        this.#schedule(() => this.#finishFactorial(dev));
+        this.#schedule("factorial", dev, this.workDelayMs);
         return;
       case EDU_REG_STATUS:
         // Only the interrupt-enable bit is writable; COMPUTING is the device's.
@@ -198,7 +227,7 @@ export class EduDevice {
       case EDU_REG_DMA_CMD:
         if (!(v & BigInt(EDU_DMA_CMD_START)) || this.#dmaCmd & BigInt(EDU_DMA_CMD_START)) return;
         this.#dmaCmd = v;
-        this.#schedule(() => this.#runDma(dev));
+        this.#schedule("dma", dev, this.workDelayMs);
         return;
       default:
         return; // read-only and unimplemented registers
@@ -208,6 +237,9 @@ export class EduDevice {
   /** Device reset: every register, the buffer and pending work are cleared. */
   reset(dev: DeviceContext): void {
     this.#generation++;
+    this.#due.clear();
+    this.#left.clear();
+    this.#cancelWork();
     this.#liveness = 0;
     this.#fact = 0;
     this.#status = 0;
@@ -258,14 +290,113 @@ export class EduDevice {
     if (this.#irqStatus === 0) dev.irq.intx.deassert();
   }
 
-  /** Runs `work` on a later turn of the event loop unless a reset intervenes. */
-  #schedule(work: () => void | Promise<void>): void {
+  /**
+   * Runs a piece of work after `delayMs` (0: on a later turn of the event loop) unless
+   * a reset or a migration stop intervenes.
+   */
+  #schedule(kind: WorkKind, dev: DeviceContext, delayMs: number): void {
     const generation = this.#generation;
-    const job = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => (generation === this.#generation ? work() : undefined))
+    this.#due.set(kind, Date.now() + delayMs);
+    const job = new Promise<void>((resolve) => {
+      const timer = delayMs > 0 ? setTimeout(resolve, delayMs) : undefined;
+      const immediate = timer === undefined ? setImmediate(resolve) : undefined;
+      // Cancelling settles the job at once (as a no-op: the generation moved on).
+      this.#cancels.set(kind, () => {
+        clearTimeout(timer);
+        clearImmediate(immediate);
+        resolve();
+      });
+    })
+      .then(() => {
+        if (generation !== this.#generation) return;
+        this.#due.delete(kind);
+        return kind === "factorial" ? this.#finishFactorial(dev) : this.#runDma(dev);
+      })
       .catch((err: unknown) => debug("%s: background work failed: %s", this.definition.name, err))
       .finally(() => this.#jobs.delete(job));
     this.#jobs.add(job);
+  }
+
+  /** Settles every pending timer (its work is skipped: call after bumping the generation). */
+  #cancelWork(): void {
+    for (const cancel of this.#cancels.values()) cancel();
+    this.#cancels.clear();
+  }
+
+  /** Migration stop: pending work is cancelled and remembered with the time it had left. */
+  async #pause(): Promise<void> {
+    this.#generation++;
+    const now = Date.now();
+    for (const [kind, due] of this.#due) this.#left.set(kind, Math.max(0, due - now));
+    this.#due.clear();
+    this.#cancelWork();
+    // A DMA already past its timer finishes its copy (or fails) under the old
+    // generation and changes nothing; it runs again on resume.
+    await this.idle();
+  }
+
+  /** Migration start (the destination, or the source after an aborted migration). */
+  #resume(dev: DeviceContext): void {
+    const left = new Map(this.#left);
+    this.#left.clear();
+    if (this.#status & EDU_STATUS_COMPUTING) {
+      this.#schedule("factorial", dev, left.get("factorial") ?? this.workDelayMs);
+    }
+    if (this.#dmaCmd & BigInt(EDU_DMA_CMD_START)) {
+      this.#schedule("dma", dev, left.get("dma") ?? this.workDelayMs);
+    }
+  }
+
+  /**
+   * The device's own state for migration: registers, buffer, and the time left of
+   * the work in progress (the busy bits say which work that is).
+   *   version u32 | liveness u32 | fact u32 | status u32 | irq status u32
+   *   | dma src, dst, count, cmd u64 | factorial ms left f64 | dma ms left f64 | buffer
+   */
+  save(): Uint8Array {
+    const out = new Uint8Array(EDU_SAVED_SIZE);
+    const dv = new DataView(out.buffer);
+    dv.setUint32(0, EDU_STATE_VERSION, true);
+    dv.setUint32(4, this.#liveness, true);
+    dv.setUint32(8, this.#fact, true);
+    dv.setUint32(12, this.#status, true);
+    dv.setUint32(16, this.#irqStatus, true);
+    dv.setBigUint64(20, this.#dmaSrc, true);
+    dv.setBigUint64(28, this.#dmaDst, true);
+    dv.setBigUint64(36, this.#dmaCount, true);
+    dv.setBigUint64(44, this.#dmaCmd, true);
+    dv.setFloat64(52, this.#left.get("factorial") ?? 0, true);
+    dv.setFloat64(60, this.#left.get("dma") ?? 0, true);
+    out.set(this.#buffer, EDU_SAVED_HEADER);
+    return out;
+  }
+
+  /** Takes the state save() produced (on a stopped device); RangeError if malformed. */
+  load(state: Uint8Array): void {
+    if (state.byteLength !== EDU_SAVED_SIZE) {
+      throw new RangeError(`edu state is ${state.byteLength} bytes, expected ${EDU_SAVED_SIZE}`);
+    }
+    const dv = new DataView(state.buffer, state.byteOffset, state.byteLength);
+    const version = dv.getUint32(0, true);
+    if (version !== EDU_STATE_VERSION) throw new RangeError(`edu state version ${version}`);
+    const factLeft = dv.getFloat64(52, true);
+    const dmaLeft = dv.getFloat64(60, true);
+    if (!(factLeft >= 0 && dmaLeft >= 0)) throw new RangeError("edu state: bad time left");
+    this.#generation++;
+    this.#due.clear();
+    this.#cancelWork();
+    this.#liveness = dv.getUint32(4, true);
+    this.#fact = dv.getUint32(8, true);
+    this.#status = dv.getUint32(12, true);
+    this.#irqStatus = dv.getUint32(16, true);
+    this.#dmaSrc = dv.getBigUint64(20, true);
+    this.#dmaDst = dv.getBigUint64(28, true);
+    this.#dmaCount = dv.getBigUint64(36, true);
+    this.#dmaCmd = dv.getBigUint64(44, true);
+    this.#left.clear();
+    if (this.#status & EDU_STATUS_COMPUTING) this.#left.set("factorial", factLeft);
+    if (this.#dmaCmd & BigInt(EDU_DMA_CMD_START)) this.#left.set("dma", dmaLeft);
+    this.#buffer.set(state.subarray(EDU_SAVED_HEADER));
   }
 
   #finishFactorial(dev: DeviceContext): void {
@@ -328,6 +459,9 @@ export class EduDevice {
     debug("%s: DMA moved no data: %s", this.definition.name, reason);
   }
 }
+
+const EDU_SAVED_HEADER = 68;
+const EDU_SAVED_SIZE = EDU_SAVED_HEADER + EDU_DMA_BUF_SIZE;
 
 /** Sizes and alignment edu accepts: 4 bytes anywhere, 8 bytes from 0x80 on. */
 function validAccess(offset: number, size: number): boolean {

@@ -111,6 +111,7 @@ export class PciIdio16 extends EventEmitter<Idio16Events> {
       interruptPin: 1,
       bars,
       reset: (dev) => this.reset(dev),
+      migration: { save: () => this.save(), load: (state) => this.load(state) },
     };
     this.device = createDevice(this.definition);
   }
@@ -178,6 +179,35 @@ export class PciIdio16 extends EventEmitter<Idio16Events> {
   /** BAR 2 write handler. */
   write(offset: number, data: Uint8Array, dev: DeviceContext): void {
     for (const [i, byte] of data.entries()) this.#writeByte(dev, offset + i, byte);
+  }
+
+  /**
+   * The card's own state for migration: 0 outputs u16 | 2 flags u8 (bit 0 interrupt
+   * enabled, 1 line, 2 all filters) | 3 irq status u8 | 4 filters 0-7 u8. The inputs
+   * are not in it: they are wired to the destination's world, which drives them.
+   */
+  save(): Uint8Array {
+    const flags = (this.#irqEnabled ? 1 : 0) | (this.#line ? 2 : 0) | (this.#filtersAll ? 4 : 0);
+    return Uint8Array.of(
+      this.#outputs & 0xff,
+      this.#outputs >>> 8,
+      flags,
+      this.#irqStatus,
+      this.#filters0to7,
+    );
+  }
+
+  /** Takes what save() produced (the framework restores the INTx line itself). */
+  load(state: Uint8Array): void {
+    if (state.byteLength !== 5 || state[2]! > 7) {
+      throw new VfioError("EINVAL", `PCI-IDIO-16: ${state.byteLength}-byte state is not ours`);
+    }
+    this.#setOutputs(state[0]! | (state[1]! << 8));
+    this.#irqEnabled = (state[2]! & 1) !== 0;
+    this.#line = (state[2]! & 2) !== 0;
+    this.#filtersAll = (state[2]! & 4) !== 0;
+    this.#irqStatus = state[3]!;
+    this.#filters0to7 = state[4]!;
   }
 
   /** Device reset: outputs off, interrupt disabled and cleared, filters off. */

@@ -85,6 +85,7 @@ function encodeFail(m: string): never {
   throw new ProtocolError("EINVAL", `DEVICE_FEATURE data: ${m}`);
 }
 
+/** The encoded size of a DEVICE_FEATURE message's data. */
 export function featureDataSize(d: FeatureData): number {
   switch (d.kind) {
     case "raw":

@@ -1,4 +1,3 @@
-import { VfioError } from "../../errors.js";
 import {
   Command,
   type DmaMapRequest,
@@ -32,21 +31,32 @@ export function dmaMap(ctx: HandlerContext, req: DmaMapRequest): Reply {
 
 /**
  * DMA_UNMAP of exactly one earlier mapping, or of everything with FLAG_ALL. The reply
- * waits until no device access uses the memory any more. Dirty-page bitmaps are not
- * supported (EOPNOTSUPP): we offer no migration.
+ * waits until no device access uses the memory any more. With GET_DIRTY_BITMAP the
+ * reply carries the window's dirty pages since the last report (DMA logging must be on).
  */
 export function dmaUnmap(ctx: HandlerContext, req: DmaUnmapRequest): Reply | Promise<Reply> {
-  if (req.bitmap !== undefined) {
-    throw new VfioError("EOPNOTSUPP", "DMA_UNMAP: dirty page tracking is not supported");
-  }
+  const dirty =
+    req.bitmap === undefined
+      ? undefined
+      : {
+          pgsize: req.bitmap.pgsize,
+          data: padTo(
+            ctx.core.dma.unmapDirty(req.address, req.size, req.bitmap.pgsize),
+            req.bitmap.size,
+          ),
+        };
   const all = (req.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0;
   const released = all ? ctx.core.dma.unmapAll() : ctx.core.dma.unmap(req.address, req.size);
   return released === undefined
-    ? dmaUnmapReply(ctx, req)
-    : released.then(() => dmaUnmapReply(ctx, req));
+    ? dmaUnmapReply(ctx, req, dirty)
+    : released.then(() => dmaUnmapReply(ctx, req, dirty));
 }
 
-function dmaUnmapReply(ctx: HandlerContext, req: DmaUnmapRequest): Reply {
+function dmaUnmapReply(
+  ctx: HandlerContext,
+  req: DmaUnmapRequest,
+  bitmap: { pgsize: bigint; data: Uint8Array } | undefined,
+): Reply {
   if (ctx.verbose) {
     const what =
       (req.flags & VFIO_DMA_UNMAP_FLAG_ALL) !== 0
@@ -55,10 +65,19 @@ function dmaUnmapReply(ctx: HandlerContext, req: DmaUnmapRequest): Reply {
     ctx.log.debug(`DMA_UNMAP ${what}`);
   }
   const reply = fitReply(Command.VFIO_USER_DMA_UNMAP, req.argsz, {
-    argsz: 24,
+    argsz: 24 + (bitmap ? 16 + bitmap.data.byteLength : 0),
     flags: req.flags,
     address: req.address,
     size: req.size,
+    bitmap,
   });
   return { body: encodeReply(Command.VFIO_USER_DMA_UNMAP, reply) };
+}
+
+/** The client's bitmap buffer may be larger than the bits need; it gets all of it back. */
+function padTo(bitmap: Uint8Array, size: number): Uint8Array {
+  if (bitmap.byteLength >= size) return bitmap;
+  const out = new Uint8Array(size);
+  out.set(bitmap);
+  return out;
 }

@@ -43,6 +43,11 @@ export class IntxLine {
   }
 
   /** The line state the status register reports. */
+  /** The level the device set with setLevel (pulses not included). */
+  get level(): boolean {
+    return this.#level;
+  }
+
   get asserted(): boolean {
     return this.#level || this.#pulsePending || this.#inService;
   }

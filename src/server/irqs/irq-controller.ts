@@ -353,7 +353,12 @@ export class IrqController {
     if (action === "trigger" && data.kind === "eventfd") {
       this.#requireModeFree(mode);
       if (data.fds.length === 0) {
+        // Eventfds of -1, sent as a chunk without descriptors: de-assign those vectors.
+        // While the type is off, this is how QEMU enables MSI-X with no vector in use
+        // (vfio_enable_msix_no_vec): the type goes on, so the per-vector MASK/UNMASK
+        // and eventfds that follow find it enabled, as the kernel's vfio-pci does.
         if (this.#mode === mode) set.deassign(start, count);
+        else this.#mode = mode;
         return;
       }
       this.#mode = mode;

@@ -1,5 +1,6 @@
 import { VfioError } from "../../errors.js";
 import type { DeviceContext, ReadResult, RegionHandlers } from "../device.js";
+import { HANDLERS_MAY_RUN } from "../device-context.js";
 
 /**
  * A device handler failed. The client gets `errno` (the VfioError's own errno when the
@@ -75,6 +76,18 @@ export function readResultBytes(
 }
 
 /**
+ * A device stopped for migration must not change (spec: STOP), so its handlers are
+ * not called: the client gets EBUSY. Memory the framework serves itself (mmap-backed
+ * BARs without handlers, MSI-X table and PBA) stays accessible, as the client's own
+ * mmap of it does.
+ */
+function refuseWhileStopped(dev: DeviceContext, label: string, op: "read" | "write"): void {
+  const mayRun = (dev as { [HANDLERS_MAY_RUN]?: () => boolean })[HANDLERS_MAY_RUN];
+  if (mayRun === undefined || mayRun()) return;
+  throw new VfioError("EBUSY", `${label}: ${op} refused, the device is stopped for migration`);
+}
+
+/**
  * Calls a read handler (zeros without one) and normalizes its result. A handler that
  * answers synchronously is answered synchronously (a failure throws); only one that
  * returns a promise makes this return one. `label` names the region in errors.
@@ -87,6 +100,7 @@ export function callRead(
   label: string,
 ): Uint8Array | Promise<Uint8Array> {
   if (handlers.read === undefined) return new Uint8Array(size);
+  refuseWhileStopped(dev, label, "read");
   let result: ReadResult | PromiseLike<ReadResult>;
   try {
     result = handlers.read(offset, size, dev);
@@ -121,6 +135,7 @@ export function callWrite(
   label: string,
 ): void | Promise<void> {
   if (handlers.write === undefined) return;
+  refuseWhileStopped(dev, label, "write");
   let result: void | PromiseLike<void>;
   try {
     result = handlers.write(offset, data, dev);

@@ -1,0 +1,291 @@
+/**
+ * Migration v2 and DMA dirty logging over the wire: in-process servers on real
+ * socketpairs, driven by our client's DeviceMigration API (and raw messages where the
+ * API would not send what a hostile or careless client might).
+ */
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import {
+  type DeviceHandle,
+  MigrationState,
+  migrateDevice,
+  VfioUserClient,
+} from "../../src/client/index.js";
+import {
+  Command,
+  VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+  VFIO_DEVICE_FEATURE_GET,
+  VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+  VFIO_DEVICE_FEATURE_MIGRATION,
+  VFIO_DEVICE_FEATURE_SET,
+} from "../../src/protocol/index.js";
+import { createDevice, silentLogger, VfioUserServer } from "../../src/server/index.js";
+import { MemFd, socketPair } from "../../src/sys/index.js";
+import { RawClient } from "../server/raw-client.js";
+import { MigratableDevice, type MigratableDeviceOptions } from "./migratable-device.js";
+
+const { STOP, RUNNING, STOP_COPY, RESUMING, PRE_COPY, ERROR } = MigrationState;
+const PCI_COMMAND_MEMORY = 0x2;
+const PCI_COMMAND_MASTER = 0x4;
+
+interface Served {
+  model: MigratableDevice;
+  server: VfioUserServer;
+  client: VfioUserClient;
+  device: DeviceHandle;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+});
+
+async function serve(options: MigratableDeviceOptions = {}): Promise<Served> {
+  const model = new MigratableDevice(options);
+  const server = new VfioUserServer(createDevice(model.definition), { logger: silentLogger });
+  const [a, b] = socketPair();
+  server.serve(a);
+  const client = await VfioUserClient.fromSocket(b, { name: "migratable" });
+  cleanups.push(async () => {
+    await client.close();
+    await server.close();
+  });
+  await client.device.config.updateCommand(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0);
+  return { model, server, client, device: client.device };
+}
+
+async function rejectsCode(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: Error & { code?: string }) => {
+    assert.equal(err.code, code, err.message);
+    return true;
+  });
+}
+
+describe("migration over vfio-user", () => {
+  it("advertises STOP_COPY, and PRE_COPY only when the device has it; no migration: ENOTTY", async () => {
+    const plain = await serve();
+    assert.deepEqual(await plain.device.migration.features(), {
+      stopCopy: true,
+      preCopy: false,
+      p2p: false,
+    });
+    const pre = await serve({ precopy: [] });
+    assert.equal((await pre.device.migration.features())?.preCopy, true);
+    const none = await serve({ migrates: false });
+    assert.equal(await none.device.migration.features(), undefined);
+    await rejectsCode(none.device.migration.state(), "ENOTTY");
+    await rejectsCode(none.device.migration.setState(STOP), "ENOTTY");
+    const m = plain.device.migration;
+    assert.equal(
+      await m.probe(
+        VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+        VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_SET,
+      ),
+      true,
+    );
+    assert.equal(await m.probe(VFIO_DEVICE_FEATURE_MIGRATION, VFIO_DEVICE_FEATURE_SET), false);
+    assert.equal(
+      await none.device.migration.probe(VFIO_DEVICE_FEATURE_MIGRATION, VFIO_DEVICE_FEATURE_GET),
+      false,
+    );
+    // DMA logging is the framework's, so a device that does not migrate still has it.
+    assert.equal(
+      await none.device.migration.probe(
+        VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
+        VFIO_DEVICE_FEATURE_SET,
+      ),
+      true,
+    );
+  });
+
+  it("reaches every state from every state the spec allows, and refuses the rest unchanged", async () => {
+    const { device } = await serve({ precopy: [] });
+    const m = device.migration;
+    const states = [STOP, RUNNING, STOP_COPY, RESUMING, PRE_COPY];
+    const toRunning = async () => {
+      // Out of RESUMING without data, only a reset leads.
+      if ((await m.state()) === RESUMING) await device.reset();
+      else await m.setState(RUNNING);
+    };
+    for (const from of states) {
+      for (const to of states) {
+        await toRunning();
+        await m.setState(from);
+        assert.equal(await m.state(), from);
+        if (from === STOP_COPY && to === PRE_COPY) {
+          await rejectsCode(m.setState(to), "EINVAL");
+          assert.equal(await m.state(), STOP_COPY);
+          continue;
+        }
+        if (from === RESUMING && to !== RESUMING) {
+          // Leaving RESUMING needs a whole stream first: refused, still RESUMING.
+          await rejectsCode(m.setState(to), "EINVAL");
+          assert.equal(await m.state(), RESUMING);
+          continue;
+        }
+        await m.setState(to);
+        assert.equal(await m.state(), to);
+      }
+    }
+    await toRunning();
+    for (const bad of [ERROR, 5, 7, 8, 0x7fffffff]) {
+      await rejectsCode(m.setState(bad as MigrationState), "EINVAL");
+      assert.equal(await m.state(), RUNNING);
+    }
+  });
+
+  it("quiesces a stopped device: no handlers, no DMA, interrupts and callbacks held until it runs", async () => {
+    const { model, device, client } = await serve();
+    assert.equal(await device.read32(0, 0), 0); // the model now has its context
+    const [vector] = await device.irqs.enable(2 /* MSI-X */, { count: 1 });
+    assert.ok(vector);
+    const ram = MemFd.create("ram", 4096);
+    cleanups.push(async () => ram.close());
+    await client.backend.dmaMap({
+      iova: 0x100000n,
+      size: 4096n,
+      read: true,
+      write: true,
+      fd: ram.fd,
+      fdOffset: 0n,
+    });
+    const dev = model.dev!;
+    model.events.length = 0;
+    await device.migration.setState(STOP);
+    assert.deepEqual(model.events, ["stop"]);
+    await rejectsCode(device.read32(0, 0), "EBUSY");
+    assert.equal(await device.config.read16(0), 0x1b36); // config space stays readable
+    await rejectsCode(dev.dma.write(0x100000n, Uint8Array.of(1)), "EBUSY");
+    assert.equal(dev.irq.trigger(0), "pending");
+    // A config change is made, but the device hears of it only when it runs again.
+    await device.config.updateCommand(0, PCI_COMMAND_MASTER);
+    await device.config.updateCommand(PCI_COMMAND_MASTER, 0);
+    const before = vector.total;
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(vector.total, before, "no interrupt while stopped");
+    await device.migration.setState(RUNNING);
+    await vector.wait({ timeoutMs: 2000 });
+    assert.equal(vector.total, before + 1);
+    assert.deepEqual(model.events, ["stop", "command 0x2", "command 0x6", "start"]);
+    await dev.dma.write(0x100000n, Uint8Array.of(7));
+  });
+
+  it("moves a device between two servers: the device's state and the framework's", async () => {
+    const src = await serve();
+    const dst = await serve();
+    await src.device.write32(0, 0, 0x1234);
+    // MSI-X table entry 1 programmed by the driver on the source (framework state).
+    await src.device.write32(0, 0x810, 0xfee00000);
+    await src.device.write32(0, 0x818, 0x4321);
+    const report = await migrateDevice(src.device, dst.device);
+    assert.equal(await dst.device.read32(0, 0), 0x1234);
+    assert.equal(await dst.device.read32(0, 0x810), 0xfee00000);
+    assert.equal(await dst.device.read32(0, 0x818), 0x4321);
+    assert.equal(await src.device.migration.state(), STOP);
+    assert.equal(await dst.device.migration.state(), RUNNING);
+    assert.ok(report.bytes > 0 && report.downtimeMs >= 0);
+    assert.deepEqual(
+      dst.model.events.filter((e) => e === "load" || e === "start"),
+      ["load", "start"],
+    );
+  });
+
+  it("pre-copy chunks travel first, in order, and reads come back short when dry", async () => {
+    const chunks = [Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5)];
+    const src = await serve({ precopy: chunks });
+    const dst = await serve({ precopy: [] });
+    const report = await migrateDevice(src.device, dst.device, { precopyRounds: 2 });
+    assert.equal(report.rounds, 2);
+    assert.ok(report.precopyBytes >= 5);
+    assert.deepEqual(dst.model.precopyLoaded, chunks);
+    const m = src.device.migration;
+    await m.setState(RUNNING);
+    await m.setState(PRE_COPY);
+    const first = await m.read(4096);
+    assert.ok(first.byteLength < 4096, "nothing left to pre-copy: a short read");
+    assert.equal((await m.read(4096)).byteLength, 0);
+  });
+
+  it("MIG_DATA: only in the saving states (read) and RESUMING (write), any read size, whole streams only", async () => {
+    const src = await serve();
+    const dst = await serve();
+    const m = src.device.migration;
+    await rejectsCode(m.read(16), "EINVAL");
+    await m.setState(STOP_COPY);
+    await rejectsCode(m.write(Uint8Array.of(1)), "EINVAL");
+    // Byte by byte is the same stream as in one piece.
+    const bytes: number[] = [];
+    for (;;) {
+      const b = await m.read(1);
+      if (b.byteLength === 0) break;
+      bytes.push(b[0]!);
+    }
+    assert.equal((await m.read(4096)).byteLength, 0);
+    await m.setState(STOP);
+    await m.setState(STOP_COPY);
+    assert.deepEqual([...(await m.read(1 << 16))], bytes);
+
+    const d = dst.device.migration;
+    await d.setState(RESUMING);
+    await d.write(Uint8Array.from(bytes.slice(0, 20)));
+    await rejectsCode(d.setState(STOP), "EINVAL"); // incomplete
+    assert.equal(await d.state(), RESUMING);
+    await d.write(Uint8Array.from(bytes.slice(20)));
+    await d.setState(RUNNING);
+    assert.equal(await dst.device.read32(0, 0), 0);
+
+    // A request larger than the transfer limit, or whose argsz cannot hold it: EINVAL.
+    await m.setState(STOP);
+    await m.setState(STOP_COPY);
+    await rejectsCode(m.read((1 << 20) + 1), "E2BIG");
+  });
+
+  it("MIG_DATA_READ whose argsz cannot hold the size asked is refused, not truncated", async () => {
+    const model = new MigratableDevice();
+    const server = new VfioUserServer(createDevice(model.definition), { logger: silentLogger });
+    const [a, b] = socketPair();
+    server.serve(a);
+    const raw = await RawClient.over(b);
+    cleanups.push(async () => {
+      raw.close();
+      await server.close();
+    });
+    await raw.call(Command.VFIO_USER_DEVICE_FEATURE, {
+      argsz: 16,
+      feature: VFIO_DEVICE_FEATURE_MIG_DEVICE_STATE,
+      ops: VFIO_DEVICE_FEATURE_SET,
+      data: { kind: "mig-state", deviceState: STOP_COPY, dataFd: 0xffffffff },
+    });
+    await rejectsCode(raw.call(Command.VFIO_USER_MIG_DATA_READ, { argsz: 16, size: 64 }), "EINVAL");
+    const r = await raw.call(Command.VFIO_USER_MIG_DATA_READ, { argsz: 72, size: 64 });
+    assert.equal(r.reply.data.byteLength, 64);
+  });
+
+  it("refuses garbage and another device's state; a refused load leaves ERROR until reset", async () => {
+    const src = await serve();
+    const other = await serve({ deviceId: 0x7002 });
+    const refusing = await serve({ refuseLoad: true });
+    const m = src.device.migration;
+    await m.setState(STOP_COPY);
+    const stream = await m.read(1 << 16);
+
+    await other.device.migration.setState(RESUMING);
+    await other.device.migration.write(stream);
+    await rejectsCode(other.device.migration.setState(STOP), "EINVAL");
+    assert.equal(await other.device.migration.state(), RESUMING, "nothing applied");
+
+    const g = refusing.device.migration;
+    await g.setState(RESUMING);
+    await rejectsCode(g.write(Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9)), "EINVAL");
+    await rejectsCode(g.setState(STOP), "EINVAL");
+    await refusing.device.reset();
+    await g.setState(RESUMING);
+    await g.write(stream);
+    await rejectsCode(g.setState(STOP), "EINVAL");
+    assert.equal(await g.state(), ERROR);
+    await rejectsCode(g.setState(RUNNING), "EINVAL");
+    await refusing.device.reset();
+    assert.equal(await g.state(), RUNNING);
+    assert.equal(await refusing.device.read32(0, 0), 0);
+  });
+});

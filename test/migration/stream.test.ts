@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import {
+  IncomingStream,
+  OutgoingStream,
+  RecordKind,
+  STREAM_MAGIC,
+} from "../../src/server/migration/stream.js";
+
+const kinds = [RecordKind.PRECOPY, RecordKind.FRAMEWORK, RecordKind.DEVICE] as const;
+
+function drain(out: OutgoingStream, sizes: number[]): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  let i = 0;
+  while (out.pending > 0) pieces.push(out.take(sizes[i++ % sizes.length]!));
+  return pieces;
+}
+
+describe("migration data stream", () => {
+  it("round-trips records whatever the read and write sizes", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            kind: fc.constantFrom(...kinds),
+            payload: fc.uint8Array({ maxLength: 300 }),
+          }),
+          { maxLength: 8 },
+        ),
+        fc.array(fc.integer({ min: 1, max: 97 }), { minLength: 1, maxLength: 5 }),
+        (records, sizes) => {
+          const out = new OutgoingStream();
+          for (const [i, r] of records.entries()) {
+            out.pushRecord(r.kind, r.payload);
+            // A new segment may start at any record boundary (each saving state has one).
+            if (i % 3 === 1) out.push(STREAM_MAGIC);
+          }
+          out.pushRecord(RecordKind.END);
+          const total = out.pending;
+          const incoming = new IncomingStream();
+          for (const piece of drain(out, sizes)) {
+            assert.ok(!incoming.ended);
+            incoming.write(piece);
+          }
+          assert.equal(out.sent, total);
+          assert.ok(incoming.ended);
+          assert.deepEqual(
+            incoming.records.map((r) => ({ kind: r.kind, payload: r.payload })),
+            records.map((r) => ({ kind: r.kind, payload: r.payload })),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("takes fewer bytes than asked only when the queue runs dry", () => {
+    const out = new OutgoingStream();
+    out.pushRecord(RecordKind.DEVICE, new Uint8Array(100));
+    const all = out.pending;
+    assert.equal(out.take(10).byteLength, 10);
+    assert.equal(out.take(1000).byteLength, all - 10);
+    assert.equal(out.take(1000).byteLength, 0);
+  });
+
+  it("refuses what is not a stream of ours, and stays failed", () => {
+    const bad = new IncomingStream();
+    assert.throws(() => bad.write(Uint8Array.of(0x56, 0x54, 0x00)), { code: "EINVAL" });
+    assert.throws(() => bad.write(STREAM_MAGIC), { code: "EINVAL" });
+    assert.ok(bad.failure);
+
+    const unknown = new IncomingStream();
+    unknown.write(STREAM_MAGIC);
+    assert.throws(
+      () => unknown.write(Uint8Array.of(7, 0, 0, 0, 0, 0, 0, 0)),
+      /unknown record kind 7/,
+    );
+
+    const huge = new IncomingStream(1024);
+    huge.write(STREAM_MAGIC);
+    assert.throws(
+      () => huge.write(Uint8Array.of(3, 0, 0, 0, 0, 8, 0, 0)),
+      /exceeds the 1024-byte limit/,
+    );
+
+    const after = new IncomingStream();
+    const out = new OutgoingStream();
+    out.pushRecord(RecordKind.END);
+    after.write(out.take(out.pending));
+    assert.ok(after.ended);
+    assert.throws(() => after.write(Uint8Array.of(1)), /after the end/);
+  });
+});
