@@ -12,6 +12,7 @@ import { EXIT_USAGE } from "./cli-error.js";
 import { type DemoCommandOptions, demoCommand } from "./demo.js";
 import { type LspciCommandOptions, lspciCommand } from "./lspci/command.js";
 import { parseIdFilter, parseSlotAddress, parseSlotFilter } from "./lspci/select.js";
+import { type MigrateCommandOptions, migrateCommand } from "./migrate.js";
 import { registerNvmeCommand } from "./nvme.js";
 import { type ServeOptions, serveCommand } from "./serve.js";
 import { traceCommand } from "./trace/command.js";
@@ -192,6 +193,31 @@ export function buildProgram(exit: ExitSink): Command {
     });
 
   registerNvmeCommand(program, exit);
+
+  program
+    .command("migrate")
+    .description(
+      "move a device between two vfio-user servers (live migration v2: optional pre-copy " +
+        "rounds, then stop-copy); the source stays stopped, the destination runs",
+    )
+    .requiredOption("--from <path>", "socket of the server the device leaves")
+    .requiredOption("--to <path>", "socket of the server with a fresh instance of the device")
+    .option(
+      "--precopy-rounds <n>",
+      "pre-copy rounds while the source runs (when both devices support PRE_COPY)",
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 1000) {
+          throw new InvalidArgumentError("expected an integer 0..1000");
+        }
+        return n;
+      },
+      0,
+    )
+    .option("--json", "print the report as one JSON object", false)
+    .action(async (opts: MigrateCommandOptions) => {
+      exit(await migrateCommand(opts));
+    });
 
   program
     .command("demo")

@@ -44,6 +44,13 @@ export async function migrateDevice(
   const started = performance.now();
   const src = source.migration;
   const dst = destination.migration;
+  const [srcId, dstId] = await Promise.all([identity(source), identity(destination)]);
+  if (srcId !== dstId) {
+    throw new VfioError(
+      "EINVAL",
+      `${source.name} is ${srcId} and ${destination.name} is ${dstId}: not the same device`,
+    );
+  }
   const [from, to] = await Promise.all([src.features(), dst.features()]);
   if (!from?.stopCopy) throw new VfioError("ENOTTY", `${source.name} cannot migrate`);
   if (!to?.stopCopy) throw new VfioError("ENOTTY", `${destination.name} cannot migrate`);
@@ -67,7 +74,16 @@ export async function migrateDevice(
     await src.setState(MigrationState.STOP_COPY);
     await options.onSourceStopped?.();
     bytes = precopyBytes + (await pump(src, dst, chunk));
-    await dst.setState(MigrationState.RUNNING);
+    try {
+      await dst.setState(MigrationState.RUNNING);
+    } catch (err) {
+      throw new VfioError(
+        (err as VfioError).errno ?? "EIO",
+        `${destination.name} refused the device state (${(err as VfioError).code ?? err}): ` +
+          "the data is incomplete or corrupt, or comes from a different device or version",
+        { cause: err },
+      );
+    }
     const running = performance.now();
     await src.setState(MigrationState.STOP);
     return {
@@ -83,6 +99,17 @@ export async function migrateDevice(
     await dst.setState(MigrationState.STOP).catch(() => {});
     throw err;
   }
+}
+
+/** vendor:device subsystem-vendor:subsystem class: what must match on both sides. */
+async function identity(d: DeviceHandle): Promise<string> {
+  const h = (v: number, w: number) => v.toString(16).padStart(w, "0");
+  const c = d.config;
+  return (
+    `${h(await c.read16(0x00), 4)}:${h(await c.read16(0x02), 4)} ` +
+    `(subsystem ${h(await c.read16(0x2c), 4)}:${h(await c.read16(0x2e), 4)}, ` +
+    `class ${h((await c.read32(0x08)) >>> 8, 6)})`
+  );
 }
 
 /** Reads until a short read, writing each piece to the destination; returns the bytes moved. */

@@ -23,9 +23,10 @@ class Model {
     const bits: boolean[] = [];
     for (let b = 0n; b * ps < length; b++) {
       const lo = iova + b * ps;
-      const hi = lo + ps < iova + length ? lo + ps : iova + length;
       let dirty = false;
-      for (let a = lo; a < hi && !dirty; a += 1n) dirty = this.pages.has(a / this.pageSize);
+      for (let a = lo; a < lo + ps && a < iova + length && !dirty; a += 1n) {
+        dirty = this.pages.has(a / this.pageSize);
+      }
       bits.push(dirty);
     }
     for (const p of [...this.pages]) {

@@ -5,6 +5,7 @@
  * driver runs over the kernel exactly as it runs over a vfio-user socket.
  */
 import { VfioError } from "../../errors.js";
+import type { FeatureData } from "../../protocol/index.js";
 import { closeFdQuietly, dupFd, ioctl, pread, pwrite, SysError } from "../../sys/index.js";
 import type {
   BackendLimits,
@@ -18,6 +19,7 @@ import type {
   RegionInfo,
 } from "../backend.js";
 import { regionName, VFIO_REGION_INFO_FLAG_MMAP } from "../vfio-abi.js";
+import { KernelFeatures } from "./kernel-features.js";
 import type { KernelGroup } from "./kernel-group.js";
 import type { PciAddress } from "./sysfs.js";
 import {
@@ -26,6 +28,7 @@ import {
   irqInfo,
   REGION_INFO_SIZE,
   regionInfo,
+  VFIO_DEVICE_FEATURE,
   VFIO_DEVICE_GET_INFO,
   VFIO_DEVICE_GET_IRQ_INFO,
   VFIO_DEVICE_GET_REGION_INFO,
@@ -47,6 +50,7 @@ export class KernelDeviceBackend implements DeviceBackend {
   /** Region offsets (index << 40 on vfio-pci), as the kernel reported them. */
   readonly #regionOffsets = new Map<number, bigint>();
   #closed = false;
+  readonly #features: KernelFeatures;
 
   /** Takes ownership of `fd` and one reference to `group`. */
   constructor(address: PciAddress, group: KernelGroup, fd: number) {
@@ -61,6 +65,27 @@ export class KernelDeviceBackend implements DeviceBackend {
       pgsizes: info.pgsizes,
       iovaRanges: info.iovaRanges,
     };
+    this.#features = new KernelFeatures(String(address), (buf) => {
+      this.#ioctl("VFIO_DEVICE_FEATURE", VFIO_DEVICE_FEATURE, buf);
+    });
+  }
+
+  /** VFIO_DEVICE_FEATURE: migration v2 and DMA logging, where the device's driver has them. */
+  async deviceFeature(
+    feature: number,
+    ops: number,
+    data: FeatureData,
+    replyRoom?: number,
+  ): Promise<FeatureData> {
+    return this.#features.feature(feature, ops, data, replyRoom);
+  }
+
+  async migDataRead(size: number): Promise<Uint8Array> {
+    return this.#features.read(size);
+  }
+
+  async migDataWrite(data: Uint8Array): Promise<void> {
+    this.#features.write(data);
   }
 
   /** The VFIO container the device's group is in: mappings go there, once. */
@@ -173,6 +198,7 @@ export class KernelDeviceBackend implements DeviceBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#features.close();
     closeFdQuietly(this.#fd);
     this.group.release();
   }

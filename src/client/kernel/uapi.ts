@@ -37,6 +37,7 @@ export const VFIO_DEVICE_GET_REGION_INFO = io(8);
 export const VFIO_DEVICE_GET_IRQ_INFO = io(9);
 export const VFIO_DEVICE_SET_IRQS = io(10);
 export const VFIO_DEVICE_RESET = io(11);
+export const VFIO_DEVICE_FEATURE = io(17);
 
 /** Extensions (VFIO_CHECK_EXTENSION / VFIO_SET_IOMMU). */
 export const VFIO_TYPE1_IOMMU = 1;

@@ -83,6 +83,21 @@ describe("the edu driver through kernel VFIO, as a non-root user", () => {
     );
   });
 
+  it("asks VFIO_DEVICE_FEATURE about migration: plain vfio-pci has none, and the API says so", async () => {
+    // Migration needs a vfio-pci variant driver (mlx5, hisi, ...); edu has none, so the
+    // kernel answers ENOTTY for the feature and for DMA logging, as our server does.
+    assert.equal(await dev.migration.features(), undefined);
+    assert.equal(await dev.migration.probe(6 /* DMA_LOGGING_START */, 1 << 17 /* SET */), false);
+    await assert.rejects(
+      dev.migration.state(),
+      (e: unknown) => (e as { code?: string }).code === "ENOTTY",
+    );
+    await assert.rejects(
+      dev.migration.read(16),
+      (e: unknown) => (e as { code?: string }).code === "EINVAL",
+    );
+  });
+
   it("maps each window once in the kernel container, inside the kernel's IOVA ranges", async () => {
     const container = new Container();
     try {
