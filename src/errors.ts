@@ -78,6 +78,9 @@ export const Errno = {
   EOWNERDEAD: 130,
 } as const;
 
+/**
+ * The name of an errno that vfio-ts uses ("EINVAL", "EFAULT", ...): the type of VfioError's `code`.
+ */
 export type ErrnoName = keyof typeof Errno;
 
 const byNumber = new Map<number, ErrnoName>(

@@ -5,6 +5,8 @@
  * the driver side (VfioUserClient, DeviceHandle, Container, openLoopback). Each layer
  * below them is exported as a namespace, so names never collide across layers
  * (config space exists as a model in `pci` and as a driver helper in the client).
+ *
+ * @module
  */
 export * from "./client/index.js";
 export * as client from "./client/index.js";

@@ -96,7 +96,11 @@ export interface DmaMapRequest {
  * Container maps each window once per target, not once per device.
  */
 export interface DmaTarget {
+  /**
+   * Maps one DMA window (IOVA, size, permissions, optional fd) into the device side's IOMMU table.
+   */
   dmaMap(req: DmaMapRequest): Promise<void>;
+  /** Removes the window at exactly [iova, iova + size). */
   dmaUnmap(iova: bigint, size: bigint): Promise<void>;
 }
 
@@ -106,7 +110,15 @@ export interface DmaTarget {
  * errno back to the device (EFAULT for an IOMMU fault).
  */
 export interface DmaRequestHandler {
+  /**
+   * Copies `length` bytes of driver memory at `iova` for the device; throws EFAULT outside a
+   * readable window.
+   */
   dmaRead(iova: bigint, length: number): Uint8Array;
+  /**
+   * Copies the device's `data` into driver memory at `iova`; throws EFAULT outside a writable
+   * window.
+   */
   dmaWrite(iova: bigint, data: Uint8Array): void;
 }
 
@@ -127,14 +139,21 @@ export interface BackendLimits {
   readonly iovaRanges?: readonly IovaRange[];
 }
 
+/**
+ * What a DeviceHandle runs over: the VFIO device operations, implemented by a vfio-user
+ * socket, the in-process loopback, or the kernel's device fd.
+ */
 export interface DeviceBackend {
   /** "vfio-user", "loopback", "kernel", ... for messages. */
   readonly kind: string;
   readonly limits: BackendLimits;
+  /** VFIO_DEVICE_GET_INFO: flags and the number of regions and IRQ indexes. */
   getInfo(): Promise<DeviceInfo>;
+  /** VFIO_DEVICE_GET_REGION_INFO of region `index`: size, flags, mmap areas and capabilities. */
   getRegionInfo(index: number): Promise<RegionInfo>;
   /** Reads `length` bytes; the backend splits it into transfers it can carry. */
   regionRead(index: number, offset: bigint, length: number): Promise<Uint8Array>;
+  /** Writes `data` at `offset` of region `index` and waits for the device to take it. */
   regionWrite(index: number, offset: bigint, data: Uint8Array): Promise<void>;
   /**
    * Optional posted write: sent without waiting for (or getting) a reply, in order
@@ -142,10 +161,15 @@ export interface DeviceBackend {
    * regionWrite instead.
    */
   regionWritePosted?(index: number, offset: bigint, data: Uint8Array): void;
+  /** VFIO_DEVICE_GET_IRQ_INFO of IRQ index `index`: vector count and flags. */
   getIrqInfo(index: number): Promise<IrqInfo>;
+  /** VFIO_DEVICE_SET_IRQS: enable, disable, mask, unmask or trigger vectors of one index. */
   setIrqs(set: IrqSet): Promise<void>;
+  /** VFIO_DEVICE_RESET: config space back to defaults, interrupts torn down. */
   reset(): Promise<void>;
+  /** Maps one DMA window for this device (a Container calls it, once per DmaTarget). */
   dmaMap(req: DmaMapRequest): Promise<void>;
+  /** Removes the DMA window at exactly [iova, iova + size). */
   dmaUnmap(iova: bigint, size: bigint): Promise<void>;
   /**
    * Where DMA mappings go when several devices share one (kernel devices in one VFIO

@@ -10,8 +10,11 @@ import { VFIO_PCI_CONFIG_REGION_INDEX } from "./vfio-abi.js";
 
 /** Region access as DeviceHandle offers it (config writes go through its MMIO tracking). */
 export interface RegionIo {
+  /** Reads `length` bytes at `offset` of region `index`. */
   read(index: number, offset: bigint | number, length: number): Promise<Uint8Array>;
+  /** Writes `data` at `offset` of region `index`. */
   write(index: number, offset: bigint | number, data: Uint8Array): Promise<void>;
+  /** The size of region `index` in bytes. */
   regionSize(index: number): Promise<bigint>;
 }
 
@@ -27,36 +30,44 @@ export class ConfigSpace {
     this.#io = io;
   }
 
+  /** Reads `length` bytes of config space at `offset`, as the device side virtualizes it. */
   async read(offset: number, length: number): Promise<Uint8Array> {
     return this.#io.read(VFIO_PCI_CONFIG_REGION_INDEX, offset, length);
   }
 
+  /** Writes `data` to config space at `offset`; the device side keeps only the writable bits. */
   async write(offset: number, data: Uint8Array): Promise<void> {
     return this.#io.write(VFIO_PCI_CONFIG_REGION_INDEX, offset, data);
   }
 
+  /** Reads one config byte. */
   async read8(offset: number): Promise<number> {
     return (await this.read(offset, 1))[0]!;
   }
 
+  /** Reads a little-endian config word. */
   async read16(offset: number): Promise<number> {
     const b = await this.read(offset, 2);
     return b[0]! | (b[1]! << 8);
   }
 
+  /** Reads a little-endian config dword. */
   async read32(offset: number): Promise<number> {
     const b = await this.read(offset, 4);
     return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
   }
 
+  /** Writes one config byte. */
   write8(offset: number, value: number): Promise<void> {
     return this.write(offset, Uint8Array.of(value & 0xff));
   }
 
+  /** Writes a little-endian config word. */
   write16(offset: number, value: number): Promise<void> {
     return this.write(offset, Uint8Array.of(value & 0xff, (value >>> 8) & 0xff));
   }
 
+  /** Writes a little-endian config dword. */
   write32(offset: number, value: number): Promise<void> {
     const b = new Uint8Array(4);
     new DataView(b.buffer).setUint32(0, value >>> 0, true);
@@ -76,6 +87,7 @@ export class ConfigSpace {
     return on ? this.updateCommand(PCI_COMMAND_MEMORY) : this.updateCommand(0, PCI_COMMAND_MEMORY);
   }
 
+  /** PCI_COMMAND_IO on or off; off makes every I/O BAR access fail with EIO. */
   enableIo(on = true): Promise<number> {
     return on ? this.updateCommand(PCI_COMMAND_IO) : this.updateCommand(0, PCI_COMMAND_IO);
   }

@@ -39,6 +39,7 @@ export interface ContainerDevice {
   readonly name: string;
 }
 
+/** Options of a Container: who it charges pinned memory and PASIDs to, and its IOVA allocation. */
 export interface ContainerOptions {
   /** Whom pinned pages and PASIDs are charged to; default IommuOwner.default(). */
   owner?: IommuOwner;
@@ -284,6 +285,7 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
     return this.owner.allocPasid(min, max);
   }
 
+  /** Frees the owner's PASIDs in [min, max] and returns them; [0, 0xFFFFFFFF] frees all of them. */
   freePasids(min: number, max: number): number[] {
     return this.owner.freePasids(min, max);
   }
@@ -302,10 +304,12 @@ export class Container implements DmaRequestHandler, DmaUnmapper {
 
   // DmaRequestHandler: the device reads or writes driver memory.
 
+  /** Serves a device's DMA_READ of driver memory without an fd (the DmaRequestHandler side). */
   dmaRead(iova: bigint, length: number): Uint8Array {
     return dmaCopyOut(this.domain, iova, length);
   }
 
+  /** Serves a device's DMA_WRITE into driver memory without an fd (the DmaRequestHandler side). */
   dmaWrite(iova: bigint, data: Uint8Array): void {
     dmaCopyIn(this.domain, iova, data);
   }

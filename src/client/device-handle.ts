@@ -21,6 +21,7 @@ import {
 
 const debug = debuglog("vfio-client");
 
+/** Events of a DeviceHandle: interrupts, the device side going away, close. */
 export interface DeviceHandleEvents {
   /** An enabled interrupt vector fired. */
   irq: [ev: IrqEvent];
@@ -32,6 +33,7 @@ export interface DeviceHandleEvents {
   close: [];
 }
 
+/** Options of a DeviceHandle. */
 export interface DeviceHandleOptions {
   /** Name used in messages; default "<backend kind> device". */
   name?: string;
@@ -126,6 +128,7 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     return this.#access.regionInfo(index);
   }
 
+  /** The size of region `index` in bytes (from its cached region info). */
   async regionSize(index: number): Promise<bigint> {
     return (await this.regionInfo(index)).size;
   }
@@ -194,44 +197,56 @@ export class DeviceHandle extends EventEmitter<DeviceHandleEvents> implements Co
     if (memOn) this.#mmio.setMemory(true);
   }
 
+  /** Reads an 8-bit register of region `index`. */
   async read8(index: number, offset: Offset): Promise<number> {
     return (await this.read(index, offset, 1))[0]!;
   }
+  /** Reads a little-endian 16-bit register of region `index`. */
   async read16(index: number, offset: Offset): Promise<number> {
     return dv(await this.read(index, offset, 2)).getUint16(0, true);
   }
+  /** Reads a little-endian 32-bit register of region `index`. */
   async read32(index: number, offset: Offset): Promise<number> {
     const b = await this.read(index, offset, 4);
     return (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
   }
+  /** Reads a little-endian 64-bit register of region `index`. */
   async read64(index: number, offset: Offset): Promise<bigint> {
     return dv(await this.read(index, offset, 8)).getBigUint64(0, true);
   }
+  /** Writes an 8-bit register and waits until the device has taken it. */
   write8(index: number, offset: Offset, v: number): Promise<void> {
     return this.write(index, offset, Uint8Array.of(v & 0xff));
   }
+  /** Writes a little-endian 16-bit register and waits until the device has taken it. */
   write16(index: number, offset: Offset, v: number): Promise<void> {
     const b = new Uint8Array(2);
     dv(b).setUint16(0, v & 0xffff, true);
     return this.write(index, offset, b);
   }
+  /** Writes a little-endian 32-bit register and waits until the device has taken it. */
   write32(index: number, offset: Offset, v: number): Promise<void> {
     return this.write(index, offset, le32(v));
   }
+  /** Writes a little-endian 64-bit register and waits until the device has taken it. */
   write64(index: number, offset: Offset, v: bigint): Promise<void> {
     const b = new Uint8Array(8);
     dv(b).setBigUint64(0, BigInt.asUintN(64, v), true);
     return this.write(index, offset, b);
   }
+  /** Posted 8-bit write: sent in order without waiting for a reply (doorbells, hot paths). */
   writePosted8(index: number, offset: Offset, v: number): Promise<void> {
     return this.writePosted(index, offset, Uint8Array.of(v & 0xff));
   }
+  /** Posted 16-bit write: sent in order without waiting for a reply. */
   writePosted16(index: number, offset: Offset, v: number): Promise<void> {
     return this.writePosted(index, offset, Uint8Array.of(v & 0xff, (v >>> 8) & 0xff));
   }
+  /** Posted 32-bit write: sent in order without waiting for a reply. */
   writePosted32(index: number, offset: Offset, v: number): Promise<void> {
     return this.writePosted(index, offset, le32(v));
   }
+  /** Posted 64-bit write: sent in order without waiting for a reply. */
   writePosted64(index: number, offset: Offset, v: bigint): Promise<void> {
     const b = new Uint8Array(8);
     dv(b).setBigUint64(0, BigInt.asUintN(64, v), true);

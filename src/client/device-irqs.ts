@@ -18,6 +18,7 @@ import {
 
 const debug = debuglog("vfio-client");
 
+/** Which vectors `DeviceIrqs.enable` turns on. */
 export interface EnableIrqOptions {
   /** First sub-index (vector) to enable; default 0. */
   start?: number;
@@ -68,6 +69,7 @@ export class DeviceIrqs implements IrqControl {
     return Array.from(this.#vectors.get(index)?.values() ?? []).sort((a, b) => a.vector - b.vector);
   }
 
+  /** The enabled vector `vector` of IRQ index `index`, if it is enabled. */
   vector(index: number, vector: number): IrqVector | undefined {
     return this.#vectors.get(index)?.get(vector);
   }

@@ -47,6 +47,10 @@ export interface MigrationFeatures {
 
 type Backend = Pick<DeviceBackend, "kind" | "deviceFeature" | "migDataRead" | "migDataWrite">;
 
+/**
+ * Live migration of one device from the driver side: its migration features, state changes,
+ * migration data and dirty-page logging, over VFIO_DEVICE_FEATURE and MIG_DATA_READ/WRITE.
+ */
 export class DeviceMigration {
   readonly #backend: Backend;
   readonly #name: string;
@@ -144,6 +148,7 @@ export class DeviceMigration {
     return expect(d, "dma-logging-control").pageSize;
   }
 
+  /** Stops DMA dirty-page logging (DMA_LOGGING_STOP). */
   async stopDirtyLogging(): Promise<void> {
     await this.#feature(VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, VFIO_DEVICE_FEATURE_SET, raw());
   }

@@ -106,6 +106,7 @@ export class DmaBuffer extends DmaMapping {
     return this.mapped ? this.#fd : -1;
   }
 
+  /** Unmaps the buffer from the container and releases its memory (same as unmap()). */
   free(): Promise<void> {
     return this.unmap();
   }

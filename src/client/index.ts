@@ -3,6 +3,8 @@
  * a DeviceBackend (a vfio-user socket, an in-process loopback, or the kernel's /dev/vfio) as
  * DeviceHandles; DMA goes through Containers (IOMMU domains with type1v2 rules, pinned
  * memory accounting and PASIDs charged to an IommuOwner).
+ *
+ * @module
  */
 export type {
   BackendLimits,

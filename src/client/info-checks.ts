@@ -27,6 +27,7 @@ export const MAX_CONFIG_SIZE = 4096;
 export const MAX_REGION_SIZE = 1n << 52n;
 /** Largest single mmap area: what fits one ArrayBuffer. */
 export const MAX_MMAP_AREA = BigInt(Number.MAX_SAFE_INTEGER);
+/** Most mmap areas one region may report; more is treated as a hostile server (EPROTO). */
 export const MAX_MMAP_AREAS = 64;
 const PAGE = 4096n;
 

@@ -2,6 +2,7 @@ import { VfioError } from "../errors.js";
 import { MemlockAccount, type MemlockLimit, PasidAllocator } from "../iommu/index.js";
 import { memlockLimit as sysMemlockLimit } from "../sys/index.js";
 
+/** Limits of an IommuOwner: pinned memory, PASID quota and the PASID space. */
 export interface IommuOwnerOptions {
   /** Bytes this owner may pin; default RLIMIT_MEMLOCK (soft) of this process. */
   memlockLimit?: MemlockLimit;

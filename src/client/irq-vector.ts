@@ -17,7 +17,9 @@ export interface IrqWaitOptions {
 
 /** What a vector asks its device for mask/unmask (VFIO_IRQ_SET_ACTION_MASK/UNMASK). */
 export interface IrqControl {
+  /** Masks `count` vectors of `index` from `start`. */
   mask(index: number, start: number, count: number): Promise<void>;
+  /** Unmasks `count` vectors of `index` from `start`. */
   unmask(index: number, start: number, count: number): Promise<void>;
 }
 
@@ -104,6 +106,10 @@ export class IrqVector implements AsyncIterable<number> {
     return this.#control.unmask(this.index, this.vector, 1);
   }
 
+  /**
+   * Iterates the vector's interrupts: each step waits for the next and yields how many
+   * arrived since the last step; it ends when the vector is disabled.
+   */
   [Symbol.asyncIterator](): AsyncIterator<number, undefined> {
     return {
       next: () => this.#next(),

@@ -3,6 +3,7 @@ import type { DeviceHandle } from "./device-handle.js";
 import { memorySocketPair } from "./memory-socket.js";
 import { VfioUserClient, type VfioUserClientOptions } from "./vfio-user-client.js";
 
+/** Options of openLoopback: the client's, and the in-process server's. */
 export interface LoopbackOptions extends Omit<VfioUserClientOptions, "twinSocket"> {
   /** Options of the in-process server (limits, logger). */
   server?: VfioUserServerOptions;

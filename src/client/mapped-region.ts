@@ -47,42 +47,52 @@ export class MappedRegion {
     );
   }
 
+  /** Reads a byte of the mmapped region (in the area that holds `offset`). */
   read8(offset: bigint | number): number {
     const l = this.locate(offset, 1);
     return l.window.read8(l.offset);
   }
+  /** Reads a little-endian 16-bit value of the mmapped region. */
   read16(offset: bigint | number): number {
     const l = this.locate(offset, 2);
     return l.window.read16(l.offset);
   }
+  /** Reads a little-endian 32-bit value of the mmapped region. */
   read32(offset: bigint | number): number {
     const l = this.locate(offset, 4);
     return l.window.read32(l.offset);
   }
+  /** Reads a little-endian 64-bit value of the mmapped region. */
   read64(offset: bigint | number): bigint {
     const l = this.locate(offset, 8);
     return l.window.read64(l.offset);
   }
+  /** Writes a byte to the mmapped region. */
   write8(offset: bigint | number, v: number): void {
     const l = this.locate(offset, 1);
     l.window.write8(l.offset, v);
   }
+  /** Writes a little-endian 16-bit value to the mmapped region. */
   write16(offset: bigint | number, v: number): void {
     const l = this.locate(offset, 2);
     l.window.write16(l.offset, v);
   }
+  /** Writes a little-endian 32-bit value to the mmapped region. */
   write32(offset: bigint | number, v: number): void {
     const l = this.locate(offset, 4);
     l.window.write32(l.offset, v);
   }
+  /** Writes a little-endian 64-bit value to the mmapped region. */
   write64(offset: bigint | number, v: bigint): void {
     const l = this.locate(offset, 8);
     l.window.write64(l.offset, v);
   }
+  /** Copies `length` bytes out of the mmapped region; the range must lie in one mmap area. */
   read(offset: bigint | number, length: number): Uint8Array {
     const l = this.locate(offset, length);
     return l.window.read(l.offset, length);
   }
+  /** Copies `data` into the mmapped region; the range must lie in one mmap area. */
   write(offset: bigint | number, data: Uint8Array): void {
     const l = this.locate(offset, data.byteLength);
     l.window.write(l.offset, data);

@@ -9,6 +9,7 @@ import { VfioError } from "../errors.js";
 import type { DeviceHandle } from "./device-handle.js";
 import { type DeviceMigration, MigrationState } from "./device-migration.js";
 
+/** Options of migrateDevice: pre-copy rounds, the chunk size, and a hook when the source stops. */
 export interface MigrateOptions {
   /** Pre-copy rounds before the stop-copy (used when both devices support PRE_COPY). Default 0. */
   readonly precopyRounds?: number;
@@ -18,6 +19,7 @@ export interface MigrateOptions {
   readonly onSourceStopped?: () => void | Promise<void>;
 }
 
+/** What migrateDevice moved and how long the device was stopped. */
 export interface MigrationReport {
   /** Bytes of migration data moved, pre-copy included. */
   readonly bytes: number;

@@ -92,36 +92,44 @@ export class MmioWindow {
   // loads returns something else (QEMU's edu answers 0). DataView reads byte by byte
   // in V8's builtins, so aligned accesses go through typed-array elements, which are
   // one load or store of their width; only misaligned ones fall back to DataView.
+  /** One 8-bit load from the mapped BAR (EIO while memory decoding is off). */
   read8(off: number): number {
     this.#ensure(off, 1, "read");
     return this.#bytes![off]!;
   }
+  /** One 16-bit load from the mapped BAR. */
   read16(off: number): number {
     this.#ensure(off, 2, "read");
     return (off & 1) === 0 ? this.#u16![off >> 1]! : this.#dv!.getUint16(off, true);
   }
+  /** One 32-bit load from the mapped BAR, as 32-bit registers need. */
   read32(off: number): number {
     this.#ensure(off, 4, "read");
     return (off & 3) === 0 ? this.#u32![off >> 2]! : this.#dv!.getUint32(off, true);
   }
+  /** One 64-bit load from the mapped BAR. */
   read64(off: number): bigint {
     this.#ensure(off, 8, "read");
     return (off & 7) === 0 ? this.#u64![off >> 3]! : this.#dv!.getBigUint64(off, true);
   }
+  /** One 8-bit store to the mapped BAR. */
   write8(off: number, v: number): void {
     this.#ensure(off, 1, "write");
     this.#bytes![off] = v;
   }
+  /** One 16-bit store to the mapped BAR. */
   write16(off: number, v: number): void {
     this.#ensure(off, 2, "write");
     if ((off & 1) === 0) this.#u16![off >> 1] = v;
     else this.#dv!.setUint16(off, v, true);
   }
+  /** One 32-bit store to the mapped BAR. */
   write32(off: number, v: number): void {
     this.#ensure(off, 4, "write");
     if ((off & 3) === 0) this.#u32![off >> 2] = v >>> 0;
     else this.#dv!.setUint32(off, v >>> 0, true);
   }
+  /** One 64-bit store to the mapped BAR. */
   write64(off: number, v: bigint): void {
     this.#ensure(off, 8, "write");
     const u = BigInt.asUintN(64, v);
@@ -135,6 +143,7 @@ export class MmioWindow {
     return this.#bytes!.slice(off, off + length);
   }
 
+  /** Copies `data` into the mapped BAR at `off`. */
   write(off: number, data: Uint8Array): void {
     this.#ensure(off, data.byteLength, "write");
     this.#bytes!.set(data, off);

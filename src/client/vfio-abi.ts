@@ -40,7 +40,11 @@ export {
   VFIO_REGION_INFO_FLAG_WRITE,
 } from "../protocol/constants.js";
 
+/** Region index of BAR 1. */
 export const VFIO_PCI_BAR1_REGION_INDEX = 1;
+/** Region index of BAR 2. */
 export const VFIO_PCI_BAR2_REGION_INDEX = 2;
+/** Region index of BAR 3. */
 export const VFIO_PCI_BAR3_REGION_INDEX = 3;
+/** Region index of BAR 4. */
 export const VFIO_PCI_BAR4_REGION_INDEX = 4;

@@ -17,6 +17,7 @@ import { Connection, type Frame, MAX_POLL_US } from "../transport/index.js";
 import { DeviceHandle } from "./device-handle.js";
 import { VfioUserBackend, type VfioUserBackendOptions } from "./vfio-user-backend.js";
 
+/** Options of VfioUserClient.connect: names, timeouts, limits and busy polling. */
 export interface VfioUserClientOptions {
   /** Name for messages; default the socket path. */
   name?: string;

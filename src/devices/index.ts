@@ -7,6 +7,8 @@
  *
  * Each model's callbacks take the device from their context argument, so the device
  * is ready as soon as it is built: there is no binding step.
+ *
+ * @module
  */
 import { VfioError } from "../errors.js";
 import { createDevice, type PciDevice } from "../server/index.js";
@@ -48,11 +50,14 @@ export interface BuiltinDeviceTypes {
   nvme: { control: NvmeController; options: NvmeServeOptions };
 }
 
+/** The name of a built-in device ("edu", "gpio"). */
 export type BuiltinDeviceName = keyof BuiltinDeviceTypes;
 
+/** A built-in device as `vfio-ts serve <name>` finds it: a name, a description and a factory. */
 export interface BuiltinDevice<N extends BuiltinDeviceName = BuiltinDeviceName> {
   readonly name: N;
   readonly description: string;
+  /** Builds a fresh instance: the device to serve and the model that controls it. */
   create(
     options?: BuiltinDeviceTypes[N]["options"],
   ): BuiltinInstance<BuiltinDeviceTypes[N]["control"]>;
@@ -93,10 +98,12 @@ const nvme: BuiltinDevice<"nvme"> = {
 /** Every built-in device, in name order. */
 export const builtinDevices: readonly BuiltinDevice[] = [edu, gpio, nvme];
 
+/** The names of the built-in devices, for usage messages. */
 export function builtinDeviceNames(): string[] {
   return builtinDevices.map((d) => d.name);
 }
 
+/** The built-in device called `name`, if there is one. */
 export function findBuiltinDevice(name: string): BuiltinDevice | undefined {
   return builtinDevices.find((d) => d.name === name);
 }

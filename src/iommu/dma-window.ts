@@ -54,6 +54,7 @@ export class DmaWindow<T> {
     return this.#pins;
   }
 
+  /** Whether the window's permissions allow a read or a write. */
   allows(access: DmaAccessKind): boolean {
     return access === "read" ? this.perms.read : this.perms.write;
   }
@@ -85,6 +86,7 @@ export class DmaWindow<T> {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
+  /** Marks the window unmapped so new accesses fault (for the domain that owns it). */
   [revokeWindow](): void {
     this.#mapped = false;
   }
@@ -134,5 +136,6 @@ export interface DmaSegment<T> {
  */
 export interface DmaAccess<T> {
   readonly segments: readonly DmaSegment<T>[];
+  /** Unpins the windows of the access; idempotent. */
   release(): void;
 }

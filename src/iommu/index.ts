@@ -1,3 +1,9 @@
+/**
+ * The IOMMU as data structures, with no I/O: DMA windows keyed by IOVA in an interval map,
+ * the type1v2 domain rules, pinned-memory accounting and the PASID allocator.
+ *
+ * @module
+ */
 export {
   type DmaAccess,
   type DmaPerms,

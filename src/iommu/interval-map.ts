@@ -11,6 +11,7 @@ export interface Interval<V> {
   readonly value: V;
 }
 
+/** Instrumentation of an IntervalMap. */
 export interface IntervalMapOptions {
   /**
    * Called once per key comparison made while walking the tree. Exists so tests can
@@ -173,6 +174,7 @@ export class IntervalMap<V> implements Iterable<Interval<V>> {
     return n.entry;
   }
 
+  /** Removes every interval. */
   clear(): void {
     this.#root = null;
     this.#count = 0;

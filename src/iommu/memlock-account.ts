@@ -4,6 +4,7 @@ import { hex } from "./iommu-errors.js";
 /** A memlock limit in bytes, or no limit at all (RLIM_INFINITY / CAP_IPC_LOCK). */
 export type MemlockLimit = bigint | "infinity";
 
+/** The limit and granule of a MemlockAccount. */
 export interface MemlockAccountOptions {
   /** Limit in bytes; the caller passes RLIMIT_MEMLOCK (from src/sys) or "infinity". */
   limit: MemlockLimit;

@@ -16,6 +16,7 @@ const U32_MAX = 0xffff_ffff;
  */
 export type PasidOwner = object | string | number | symbol;
 
+/** The PASID range, default quota and instrumentation of a PasidAllocator. */
 export interface PasidAllocatorOptions {
   /** Largest allocatable PASID; default 0xFFFFF (20 bits). */
   maxPasid?: number;
@@ -78,6 +79,7 @@ export class PasidAllocator {
     this.#state(owner).quota = checkQuota(quota);
   }
 
+  /** The quota of `owner`: its own if set, otherwise the default. */
   quotaOf(owner: PasidOwner): number {
     return this.#owners.get(owner)?.quota ?? this.defaultQuota;
   }
@@ -87,10 +89,12 @@ export class PasidAllocator {
     return this.#owners.get(owner)?.ids.size ?? 0;
   }
 
+  /** Whether `owner` holds `pasid`. */
   owns(owner: PasidOwner, pasid: number): boolean {
     return this.#ownerOf.get(pasid) === owner;
   }
 
+  /** Who holds `pasid`, if anyone. */
   ownerOf(pasid: number): PasidOwner | undefined {
     return this.#ownerOf.get(pasid);
   }

@@ -97,6 +97,7 @@ export function validateBars(
   return out;
 }
 
+/** Checks a ROM declaration (a power of two of at least 2 KiB); undefined without a ROM. */
 export function validateRom(rom: { readonly size: number } | undefined): RomDef | undefined {
   if (!rom) return undefined;
   checkInt(rom.size, 2048, 2 ** 31, "ROM size");

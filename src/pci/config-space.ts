@@ -65,6 +65,10 @@ export interface BytePermissions {
   readonly strobe: number;
 }
 
+/**
+ * Config space served with VFIO semantics: a shadow image, per-byte permissions, BAR and ROM
+ * sizing, MSI/MSI-X state, and the events a client write causes.
+ */
 export class ConfigSpace {
   /** 256 or 4096. */
   readonly size: number;
@@ -247,21 +251,27 @@ export class ConfigSpace {
     return events;
   }
 
+  /** Reads one byte as the client sees it. */
   readU8(offset: number): number {
     return this.read(offset, 1)[0]!;
   }
+  /** Reads a little-endian word as the client sees it. */
   readU16(offset: number): number {
     return getLE(this.read(offset, 2), 0, 2);
   }
+  /** Reads a little-endian dword as the client sees it. */
   readU32(offset: number): number {
     return getLE(this.read(offset, 4), 0, 4);
   }
+  /** A client's byte write; returns what it changed. */
   writeU8(offset: number, value: number): ConfigEvent[] {
     return this.write(offset, toLE(value, 1));
   }
+  /** A client's word write; returns what it changed. */
   writeU16(offset: number, value: number): ConfigEvent[] {
     return this.write(offset, toLE(value, 2));
   }
+  /** A client's dword write; returns what it changed. */
   writeU32(offset: number, value: number): ConfigEvent[] {
     return this.write(offset, toLE(value, 4));
   }
@@ -336,6 +346,7 @@ export class ConfigSpace {
     else this.live[PCI_STATUS]! &= ~PCI_STATUS_INTERRUPT;
   }
 
+  /** BAR `index` (size, kind and programmed address), or undefined if it is not implemented. */
   bar(index: number): BarState | undefined {
     const d = this.barDefs[index];
     if (!d) return undefined;
@@ -345,10 +356,12 @@ export class ConfigSpace {
   bars(): BarState[] {
     return this.barDefs.flatMap((d) => (d ? [this.bar(d.index)!] : []));
   }
+  /** The expansion ROM's size, address and enable, or undefined without a ROM. */
   rom(): RomState | undefined {
     return this.romDef ? readRom(this.live, this.romDef.size) : undefined;
   }
 
+  /** The MSI capability's programmed state, or undefined without MSI. */
   msi(): MsiState | undefined {
     return this.msiCap ? readMsi(this.live, this.msiCap.offset) : undefined;
   }
@@ -382,6 +395,7 @@ export class ConfigSpace {
     const bit = 1 << (vector & 7);
     this.live[off] = pending ? this.live[off]! | bit : this.live[off]! & ~bit;
   }
+  /** The MSI-X capability's state, or undefined without MSI-X. */
   msix(): MsixState | undefined {
     return this.msixCap ? readMsix(this.live, this.msixCap.offset) : undefined;
   }
@@ -399,6 +413,7 @@ export class ConfigSpace {
     );
   }
 
+  /** The first capability with `id` (standard, or extended when `extended`). */
   findCapability(id: number, extended = false): CapabilityInfo | undefined {
     return this.capabilities.find((c) => c.id === id && c.extended === extended);
   }
@@ -414,6 +429,7 @@ export class ConfigSpace {
     const f = this.perms.field[offset]!;
     return f < 0 ? undefined : this.perms.fields[f]!.name;
   }
+  /** The permission masks in force at config byte `offset` (for tests and traces). */
   permissionsAt(offset: number): BytePermissions {
     this.checkRange(offset, 1);
     const p = this.perms;

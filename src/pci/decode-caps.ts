@@ -35,6 +35,7 @@ import {
 import { type MsiState, type MsixState, readMsi, readMsix } from "./state.js";
 import type { CapabilityInfo } from "./walk.js";
 
+/** Where a decoded capability sits: its offset, length and next pointer. */
 export interface CapBase {
   readonly offset: number;
   readonly length: number;
@@ -42,6 +43,7 @@ export interface CapBase {
   readonly next: number;
 }
 
+/** A decoded power management capability. */
 export interface DecodedPm extends CapBase {
   readonly kind: "pm";
   readonly version: number;
@@ -60,19 +62,23 @@ export interface DecodedPm extends CapBase {
   readonly pmeStatus: boolean;
 }
 
+/** A decoded MSI capability. */
 export interface DecodedMsi extends CapBase, Omit<MsiState, "offset"> {
   readonly kind: "msi";
 }
 
+/** A decoded MSI-X capability. */
 export interface DecodedMsix extends CapBase, Omit<MsixState, "offset"> {
   readonly kind: "msix";
 }
 
+/** A decoded vendor-specific capability: its payload. */
 export interface DecodedVendor extends CapBase {
   readonly kind: "vendor";
   readonly data: Uint8Array;
 }
 
+/** A capability the decoder does not know: only its ID. */
 export interface DecodedUnknown extends CapBase {
   readonly kind: "unknown";
   readonly id: number;
@@ -80,6 +86,7 @@ export interface DecodedUnknown extends CapBase {
 
 export type { DecodedPcie };
 
+/** A decoded standard capability, told apart by `kind`. */
 export type DecodedCapability =
   | DecodedPm
   | DecodedMsi
@@ -92,6 +99,7 @@ interface ExtBase extends CapBase {
   readonly version: number;
 }
 
+/** A decoded Advanced Error Reporting capability. */
 export interface DecodedAer extends ExtBase {
   readonly kind: "aer";
   readonly uncorStatus: number;
@@ -108,11 +116,13 @@ export interface DecodedAer extends ExtBase {
   readonly headerLog: readonly number[];
 }
 
+/** A decoded device serial number capability. */
 export interface DecodedDsn extends ExtBase {
   readonly kind: "dsn";
   readonly serial: bigint;
 }
 
+/** A decoded vendor-specific extended capability. */
 export interface DecodedVsec extends ExtBase {
   readonly kind: "vsec";
   readonly vsecId: number;
@@ -121,11 +131,13 @@ export interface DecodedVsec extends ExtBase {
   readonly data: Uint8Array;
 }
 
+/** An extended capability the decoder does not know: only its ID. */
 export interface DecodedExtUnknown extends ExtBase {
   readonly kind: "unknown";
   readonly id: number;
 }
 
+/** A decoded extended capability, told apart by `kind`. */
 export type DecodedExtCapability = DecodedAer | DecodedDsn | DecodedVsec | DecodedExtUnknown;
 
 const bit = (v: number, mask: number) => (v & mask) !== 0;

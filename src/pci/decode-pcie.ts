@@ -20,6 +20,7 @@ import {
   PCI_EXP_LNKSTA2,
 } from "./regs.js";
 
+/** A decoded PCI Express capability. */
 export interface DecodedPcie extends CapBase {
   readonly kind: "pcie";
   readonly version: number;

@@ -50,6 +50,7 @@ import {
 } from "./regs.js";
 import { walkCapabilities } from "./walk.js";
 
+/** The fields of a type 0 header, decoded for lspci-style output. */
 export interface DecodedHeader {
   readonly vendorId: number;
   readonly deviceId: number;
@@ -77,6 +78,7 @@ export interface DecodedHeader {
   readonly maxLat: number;
 }
 
+/** A decoded BAR: type, address and, given the sizing mask, its size. */
 export interface DecodedBar {
   readonly index: number;
   /** "mem1m" is the legacy below-1-MiB type (reserved since PCI 3.0). */
@@ -89,6 +91,7 @@ export interface DecodedBar {
   readonly raw: number;
 }
 
+/** A decoded expansion ROM BAR. */
 export interface DecodedRom {
   readonly address: number;
   readonly enabled: boolean;
@@ -96,6 +99,7 @@ export interface DecodedRom {
   readonly raw: number;
 }
 
+/** What decoding needs besides the bytes: BAR and ROM sizing masks read back by the caller. */
 export interface DecodeOptions {
   /** For each BAR register, the value read back after writing 0xffffffff to it. */
   readonly barMasks?: readonly number[];
@@ -103,6 +107,7 @@ export interface DecodeOptions {
   readonly romMask?: number;
 }
 
+/** A whole config space decoded: header, BARs, ROM, capabilities and what looked wrong. */
 export interface DecodedConfigSpace {
   readonly header: DecodedHeader;
   readonly bars: readonly DecodedBar[];
@@ -118,6 +123,7 @@ function requireHeader(bytes: Uint8Array): void {
   }
 }
 
+/** Decodes the 64-byte type 0 header; throws EINVAL if `bytes` is shorter. */
 export function decodeHeader(bytes: Uint8Array): DecodedHeader {
   requireHeader(bytes);
   const b = bytes;
@@ -205,6 +211,7 @@ export function decodeBars(bytes: Uint8Array, barMasks?: readonly number[]): Dec
   return out;
 }
 
+/** Decodes the ROM BAR, with its size when the sizing mask is given; undefined when absent. */
 export function decodeRom(bytes: Uint8Array, romMask?: number): DecodedRom | undefined {
   requireHeader(bytes);
   const raw = getU32(bytes, PCI_ROM_ADDRESS);

@@ -24,6 +24,7 @@ import {
 } from "./state.js";
 import type { CapabilityInfo } from "./walk.js";
 
+/** What a client's config write changed that the server must act on, told apart by `kind`. */
 export type ConfigEvent =
   /** COMMAND changed: MEMORY/IO enable (MMIO blocking), MASTER, INTX_DISABLE. */
   | { readonly kind: "command"; readonly previous: number; readonly value: number }

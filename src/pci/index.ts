@@ -1,6 +1,8 @@
 /**
  * PCI config space: register names, the builder, the virtualizer that serves
  * config space (region index 7) with VFIO semantics, and lspci-style decoding.
+ *
+ * @module
  */
 
 export {

@@ -294,6 +294,7 @@ const vendorTable: TableOf = (_b, _off, length) => [
   { name: "vendor data", offset: 3, size: length - 3, virt: 0 },
 ];
 
+/** Permission table builders of the standard capabilities, by capability ID. */
 export const STANDARD_TABLES: ReadonlyMap<number, TableOf> = new Map<number, TableOf>([
   [PCI_CAP_ID_PM, pmTable],
   [PCI_CAP_ID_MSI, msiTable],

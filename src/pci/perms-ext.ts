@@ -100,6 +100,7 @@ const vsecTable: TableOf = (_b, _off, length) => [
   },
 ];
 
+/** Permission table builders of the extended capabilities, by capability ID. */
 export const EXTENDED_TABLES: ReadonlyMap<number, TableOf> = new Map<number, TableOf>([
   [PCI_EXT_CAP_ID_ERR, aerTable],
   [PCI_EXT_CAP_ID_DSN, dsnTable],

@@ -63,6 +63,7 @@ export function barWriteMasks(bar: BarDef): [number, number] {
   return [lo, bar.kind === "mem64" ? Number(mask >> 32n) : 0];
 }
 
+/** The ROM BAR bits a client may write: the address bits above the ROM's size, and enable. */
 export function romWriteMask(rom: RomDef | undefined): number {
   if (!rom) return 0;
   return ((not32(rom.size - 1) & PCI_ROM_ADDRESS_MASK) | PCI_ROM_ADDRESS_ENABLE) >>> 0;

@@ -22,6 +22,7 @@ import { VfioError } from "../errors.js";
 /** Post-processes a byte after a client write: `next` is the value the masks produced. */
 export type ByteFilter = (next: number, old: number) => number;
 
+/** Permissions of one field: which bits are virtualized, writable, write-1-to-clear or strobes. */
 export interface FieldPerm {
   readonly name: string;
   /** Offset from the start of the header/capability. */
@@ -37,6 +38,7 @@ export interface FieldPerm {
   readonly filter?: ByteFilter;
 }
 
+/** The permission table of the header or one capability: its fields. */
 export type PermTable = readonly FieldPerm[];
 
 /** Builds a capability's table from the initial image, its offset and its length. */

@@ -67,6 +67,7 @@ export interface VendorSpec {
   readonly data: Uint8Array;
 }
 
+/** A standard capability to build, told apart by `kind`. */
 export type CapabilitySpec = PmSpec | MsiSpec | MsixSpec | PcieSpec | VendorSpec;
 
 /** Device serial number (EUI-64). */
@@ -91,8 +92,10 @@ export interface VsecSpec {
   readonly data: Uint8Array;
 }
 
+/** An extended capability to build, told apart by `kind`. */
 export type ExtCapabilitySpec = DsnSpec | AerSpec | VsecSpec;
 
+/** What config space to build: identity, BARs, ROM and capabilities. */
 export interface ConfigSpec {
   readonly vendorId: number;
   readonly deviceId: number;
@@ -121,6 +124,7 @@ export interface BarDef {
   readonly prefetchable: boolean;
 }
 
+/** A validated expansion ROM: its size. */
 export interface RomDef {
   readonly size: number;
 }

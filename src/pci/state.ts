@@ -34,6 +34,7 @@ import {
 } from "./regs.js";
 import type { BarKind } from "./spec.js";
 
+/** The MSI capability's layout and programming, read from config bytes. */
 export interface MsiState {
   /** Offset of the capability in config space. */
   readonly offset: number;
@@ -86,6 +87,7 @@ export function msiStateEqual(a: MsiState, b: MsiState): boolean {
   );
 }
 
+/** The MSI-X capability's enable, function mask and table and PBA locations. */
 export interface MsixState {
   readonly offset: number;
   readonly enabled: boolean;
@@ -114,6 +116,7 @@ export function readMsix(b: Uint8Array, off: number): MsixState {
   };
 }
 
+/** A BAR as implemented and programmed: kind, size and address. */
 export interface BarState {
   readonly index: number;
   readonly kind: BarKind;
@@ -132,6 +135,7 @@ export function barAddress(b: Uint8Array, index: number, kind: BarKind): bigint 
   return kind === "mem64" ? (BigInt(getU32(b, off + 4)) << 32n) | base : base;
 }
 
+/** The expansion ROM as programmed: size, address and enable. */
 export interface RomState {
   readonly size: number;
   readonly address: number;

@@ -49,6 +49,7 @@ export interface CapabilityInfo {
   readonly version: number;
 }
 
+/** The capability lists found in config space, and what was wrong with them. */
 export interface WalkResult {
   readonly standard: readonly CapabilityInfo[];
   readonly extended: readonly CapabilityInfo[];

@@ -10,11 +10,13 @@ import { Writer } from "./writer.js";
  */
 export type DmaRwLayout = "spec" | "qemu";
 
+/** Options every encoder takes. */
 export interface EncodeOptions {
   /** Layout of DMA_READ / DMA_WRITE bodies; default "spec". */
   dmaRwLayout?: DmaRwLayout;
 }
 
+/** Options every decoder takes: the layout and the negotiated transfer limit. */
 export interface DecodeOptions extends EncodeOptions {
   /**
    * The negotiated max_data_xfer_size of the receiving side. When set, a REGION_READ/WRITE,
@@ -43,6 +45,7 @@ export function decodeContext(numFds: number, opts?: DecodeOptions): DecodeConte
 export interface BodyCodec<T> {
   /** Exact body size `write` will produce; validates what it needs to compute it. */
   size(v: T, o: EncodeOptions): number;
+  /** Writes the body; `w` has exactly `size(v)` bytes of room. */
   write(w: Writer, v: T, o: EncodeOptions): void;
   /** Decode a whole body; must consume every byte or fail. */
   read(r: Reader, ctx: DecodeContext): T;

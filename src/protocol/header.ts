@@ -23,15 +23,19 @@ export interface Header {
   error: number;
 }
 
+/** Whether the header's type is a reply. */
 export function isReply(h: Header): boolean {
   return (h.flags & VFIO_USER_F_TYPE_MASK) === VFIO_USER_F_TYPE_REPLY;
 }
+/** Whether the header's type is a command. */
 export function isCommand(h: Header): boolean {
   return (h.flags & VFIO_USER_F_TYPE_MASK) === VFIO_USER_F_TYPE_COMMAND;
 }
+/** Whether the sender set NO_REPLY (a posted message). */
 export function wantsNoReply(h: Header): boolean {
   return (h.flags & VFIO_USER_F_NO_REPLY) !== 0;
 }
+/** Whether the reply carries an errno (the ERROR flag). */
 export function isErrorReply(h: Header): boolean {
   return (h.flags & VFIO_USER_F_ERROR) !== 0;
 }

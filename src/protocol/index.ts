@@ -2,6 +2,8 @@
  * vfio-user wire format (spec 0.9.2): pure, synchronous codecs. Every decoder validates
  * sizes, counts, offsets and argsz and throws only ProtocolError (with an errno).
  * Decoded data fields are views into the received bytes (no copy).
+ *
+ * @module
  */
 export * from "./argsz.js";
 export {

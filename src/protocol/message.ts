@@ -25,10 +25,12 @@ export interface MessageFields {
   error?: number;
 }
 
+/** A decoded command, with its body typed by command. */
 export type DecodedRequest = {
   [C in CommandId]: { kind: "request"; header: Header; command: C; body: RequestMap[C] };
 }[CommandId];
 
+/** A decoded successful reply, with its body typed by command. */
 export type DecodedReply = {
   [C in CommandId]: { kind: "reply"; header: Header; command: C; body: ReplyMap[C] };
 }[CommandId];
@@ -44,6 +46,7 @@ export interface DecodedErrorReply {
   errno: number;
 }
 
+/** Any decoded message: a request, a reply or an error reply. */
 export type DecodedMessage = DecodedRequest | DecodedReply | DecodedErrorReply;
 
 const EMPTY = new Uint8Array(0);

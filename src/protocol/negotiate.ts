@@ -30,6 +30,7 @@ export interface Session extends ResolvedCapabilities {
   minor: number;
 }
 
+/** A capability a server may require of its clients. */
 export type RequiredCapability = "twin_socket" | "migration" | "write_multiple";
 
 /** The server's side of the handshake. */
@@ -46,8 +47,10 @@ export interface VersionPolicy {
   required?: readonly RequiredCapability[];
 }
 
+/** Why a VERSION handshake failed: the errno to answer and a reason. */
 export type NegotiationFailure = { ok: false; errno: number; code: ErrnoName; reason: string };
 
+/** The server's outcome of a VERSION handshake: the reply and session, or a failure. */
 export type ServerNegotiation =
   | {
       ok: true;
@@ -57,6 +60,7 @@ export type ServerNegotiation =
     }
   | NegotiationFailure;
 
+/** The client's outcome of a VERSION handshake: the session, or a failure. */
 export type ClientNegotiation = { ok: true; session: Session } | NegotiationFailure;
 
 function failure(code: ErrnoName, reason: string): NegotiationFailure {

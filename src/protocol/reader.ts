@@ -46,11 +46,13 @@ export class Reader {
     }
   }
 
+  /** Reads a u8; `field` names it in the error if the body is too short. */
   u8(field: string): number {
     this.need(1, field);
     return this.dv.getUint8(this.pos++);
   }
 
+  /** Reads a little-endian u16. */
   u16(field: string): number {
     this.need(2, field);
     const v = this.dv.getUint16(this.pos, true);
@@ -58,6 +60,7 @@ export class Reader {
     return v;
   }
 
+  /** Reads a little-endian u32. */
   u32(field: string): number {
     this.need(4, field);
     const v = this.dv.getUint32(this.pos, true);
@@ -65,6 +68,7 @@ export class Reader {
     return v;
   }
 
+  /** Reads a little-endian u64. */
   u64(field: string): bigint {
     this.need(8, field);
     const v = this.dv.getBigUint64(this.pos, true);
@@ -87,6 +91,7 @@ export class Reader {
     return v;
   }
 
+  /** Skips `n` bytes (reserved or padding). */
   skip(n: number, field: string): void {
     this.need(n, field);
     this.pos += n;

@@ -39,6 +39,7 @@ export class Writer {
     this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
+  /** A writer over a new buffer of `size` bytes. */
   static alloc(size: number): Writer {
     return new Writer(new Uint8Array(size));
   }
@@ -56,12 +57,14 @@ export class Writer {
     }
   }
 
+  /** Writes a u8; `field` names it in the error if it does not fit. */
   u8(v: number, field: string): void {
     checkUint(v, 0xff, field);
     this.room(1, field);
     this.dv.setUint8(this.pos++, v);
   }
 
+  /** Writes a little-endian u16. */
   u16(v: number, field: string): void {
     checkUint(v, 0xffff, field);
     this.room(2, field);
@@ -69,6 +72,7 @@ export class Writer {
     this.pos += 2;
   }
 
+  /** Writes a little-endian u32. */
   u32(v: number, field: string): void {
     checkUint(v, 0xffffffff, field);
     this.room(4, field);
@@ -76,6 +80,7 @@ export class Writer {
     this.pos += 4;
   }
 
+  /** Writes a little-endian u64. */
   u64(v: bigint, field: string): void {
     checkU64(v, field);
     this.room(8, field);
@@ -89,6 +94,7 @@ export class Writer {
     this.u64(BigInt(v), field);
   }
 
+  /** Copies `b` into the body. */
   bytes(b: Uint8Array, field: string): void {
     checkBytes(b, field);
     this.room(b.byteLength, field);

@@ -27,7 +27,9 @@ export type ReadResult = Uint8Array | number | bigint;
  * handler reads zeros, a missing write handler drops the write.
  */
 export interface RegionHandlers {
+  /** Reads `size` bytes at `offset`: return a number, bigint or bytes (little-endian). */
   read?(offset: number, size: number, dev: DeviceContext): ReadResult | Promise<ReadResult>;
+  /** Takes a write of `data` at `offset` (raw little-endian bytes). */
   write?(offset: number, data: Uint8Array, dev: DeviceContext): void | Promise<void>;
 }
 
@@ -59,6 +61,7 @@ export interface RomDefinition {
   /** Power of two >= 2 KiB; defaults to `data` rounded up. */
   readonly size?: number;
   readonly data?: Uint8Array;
+  /** Reads `size` bytes of the ROM image at `offset`; default: the `data` given. */
   read?(offset: number, size: number, dev: DeviceContext): ReadResult | Promise<ReadResult>;
 }
 
@@ -97,6 +100,10 @@ export interface DmaWindowInfo {
   readonly mapped: boolean;
 }
 
+/**
+ * A PCI device declared for createDevice: identity, BARs, ROM, regions, capabilities, and the
+ * callbacks the framework calls.
+ */
 export interface DeviceDefinition {
   /** For logs; default "vfio-ts device". */
   readonly name?: string;
@@ -137,6 +144,7 @@ export interface DeviceDefinition {
   onAttach?(client: ClientInfo, dev: DeviceContext): void;
   /** The client disconnected; its DMA windows and eventfds are already gone. */
   onDetach?(dev: DeviceContext): void;
+  /** The client mapped a DMA window (it is usable from now on). */
   onDmaMap?(window: DmaWindowInfo, dev: DeviceContext): void;
   /**
    * Live migration. Without it the device does not migrate (DEVICE_FEATURE MIGRATION
@@ -195,7 +203,9 @@ export interface RegionHandle {
 
 /** Where a device reports; the server routes it to its logger (debug only with --verbose). */
 export interface DeviceLog {
+  /** Reports something the device's client did wrong or that the device could not do. */
   warn(message: string): void;
+  /** Reports detail that only `--verbose` shows. */
   debug(message: string): void;
 }
 
@@ -231,7 +241,9 @@ export interface DeviceIrqs {
   trigger(vector?: number): IrqDelivery;
   /** INTx as a level: asserted until deasserted (re-signalled on each unmask meanwhile). */
   readonly intx: {
+    /** Raises the INTx line and keeps it up; signalled unless INTx is masked or disabled. */
     assert(): IrqDelivery;
+    /** Lowers the INTx line (the device's interrupt condition is gone). */
     deassert(): void;
     readonly asserted: boolean;
   };
@@ -313,6 +325,7 @@ export interface DeviceConfig {
   readonly status: number;
   /** PCI_COMMAND_MASTER: the client allows the device to DMA. */
   readonly busMaster: boolean;
+  /** Reads config space as the client sees it. */
   read(offset: number, size: 1 | 2 | 4): number;
   /**
    * A write by the device (the "hardware" side): only bits the framework does not

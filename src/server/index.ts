@@ -1,6 +1,8 @@
 /**
  * The vfio-user server and the device SDK: declare a PCI device (identity, BARs,
  * capabilities, callbacks) with createDevice(), serve it with VfioUserServer.
+ *
+ * @module
  */
 export type {
   BarDefinition,

@@ -6,12 +6,17 @@ import { debuglog } from "node:util";
  * through util.debuglog, so NODE_DEBUG=vfio-server shows it.
  */
 export interface Logger {
+  /** A connection or a lifecycle step. */
   info(message: string): void;
+  /** Something a peer did wrong; the server carries on. */
   warn(message: string): void;
+  /** Something failed. */
   error(message: string): void;
+  /** Per-access detail (with `verbose`). */
   debug(message: string): void;
 }
 
+/** A logger that drops everything (tests, embedding). */
 export const silentLogger: Logger = {
   info: () => {},
   warn: () => {},
@@ -19,6 +24,7 @@ export const silentLogger: Logger = {
   debug: () => {},
 };
 
+/** A logger over util.debuglog(section): shown with NODE_DEBUG=section. */
 export function debuglogLogger(section = "vfio-server"): Logger {
   const log = debuglog(section);
   return {

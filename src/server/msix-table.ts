@@ -89,6 +89,7 @@ export class MsixTable {
     this.#pba.set(pba);
   }
 
+  /** Reads the MSI-X table as the client sees it. */
   readTable(offset: number, size: number): Uint8Array {
     checkSpan("MSI-X table", offset, size, this.#table.byteLength);
     return this.#table.slice(offset, offset + size);
@@ -121,6 +122,7 @@ export class MsixTable {
     return { unmasked, masked };
   }
 
+  /** Reads the pending bit array as the client sees it. */
   readPba(offset: number, size: number): Uint8Array {
     checkSpan("MSI-X PBA", offset, size, this.#pba.byteLength);
     return this.#pba.slice(offset, offset + size);
@@ -138,11 +140,13 @@ export class MsixTable {
     this.#table[ctrlOffset(vector)] = masked ? PCI_MSIX_ENTRY_CTRL_MASKBIT : 0;
   }
 
+  /** Whether `vector`'s pending bit is set. */
   isPending(vector: number): boolean {
     this.#checkVector(vector);
     return (this.#pba[vector >> 3]! & (1 << (vector & 7))) !== 0;
   }
 
+  /** Sets or clears `vector`'s pending bit. */
   setPending(vector: number, pending: boolean): void {
     this.#checkVector(vector);
     const bit = 1 << (vector & 7);
@@ -164,6 +168,7 @@ export class MsixTable {
     return out;
   }
 
+  /** Clears every pending bit (when the client disables MSI-X). */
   clearAllPending(): void {
     this.#pba.fill(0);
   }

@@ -16,6 +16,7 @@ import { debuglogLogger, type Logger } from "./logger.js";
 import { deviceCore, type PciDevice } from "./pci-device.js";
 import { ClientSession } from "./session.js";
 
+/** Options of VfioUserServer: limits, timeouts, logging and DMA policies. */
 export interface VfioUserServerOptions {
   /** Where to report connections and errors; default util.debuglog("vfio-server"). */
   logger?: Logger;
@@ -61,6 +62,7 @@ export interface VfioUserServerOptions {
   pollUs?: number;
 }
 
+/** Events of VfioUserServer: clients connecting, leaving and being refused. */
 export interface VfioUserServerEvents {
   /** A client connected (before negotiation). */
   connect: [peer: string];

@@ -2,6 +2,7 @@
 import { type NativeAddon, native } from "./native.js";
 import { WatchedFd } from "./watched-fd.js";
 
+/** Flags and initial value of a new eventfd. */
 export interface EventFdOptions {
   /** Initial counter value; default 0. */
   initval?: number;
@@ -11,10 +12,12 @@ export interface EventFdOptions {
   nonblocking?: boolean;
 }
 
+/** An eventfd we own: signal it, read it, or be called back when it fires. */
 export class EventFd {
   readonly #own: WatchedFd;
   readonly #addon: NativeAddon;
 
+  /** A new eventfd (eventfd(2)) with the given initial value and flags. */
   static create(opts: EventFdOptions = {}): EventFd {
     const flags = (opts.nonblocking === false ? 0 : 1) | (opts.semaphore ? 2 : 0);
     return new EventFd(native().eventfd(opts.initval ?? 0, flags));
@@ -54,14 +57,17 @@ export class EventFd {
     this.#own.poller().onReadable(cb);
   }
 
+  /** Let watching it keep the process alive again. */
   ref(): void {
     this.#own.ref();
   }
 
+  /** Do not keep the process alive just because it is being watched. */
   unref(): void {
     this.#own.unref();
   }
 
+  /** Stops watching and closes the fd; idempotent. */
   close(): void {
     this.#own.close();
   }

@@ -1,4 +1,8 @@
-/** The system layer: typed wrappers over the native addon. */
+/**
+ * The system layer: typed wrappers over the native addon.
+ *
+ * @module
+ */
 
 export { EventFd, type EventFdOptions } from "./eventfd.js";
 export { closeFd, closeFdQuietly, closeFdsQuietly, dupFd, fdSeals, fdSize } from "./fd.js";

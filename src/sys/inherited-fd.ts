@@ -10,6 +10,7 @@ import { native } from "./native.js";
 import { UnixSocket } from "./socket.js";
 import { type SysError, sysError } from "./sys-error.js";
 
+/** A socket inherited as `--fd N`: listening, or connected to the client. */
 export type InheritedSocket =
   | { readonly kind: "listening"; readonly listener: UnixListener }
   | { readonly kind: "connected"; readonly socket: UnixSocket };

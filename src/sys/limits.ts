@@ -7,6 +7,7 @@ export interface MemlockLimit {
   hard: bigint | "unlimited";
 }
 
+/** This process's RLIMIT_MEMLOCK, which bounds how much memory VFIO may pin. */
 export function memlockLimit(): MemlockLimit {
   const [soft, hard] = native().memlockLimit();
   return { soft: soft ?? "unlimited", hard: hard ?? "unlimited" };

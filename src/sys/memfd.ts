@@ -6,10 +6,17 @@ import { sysError } from "./sys-error.js";
 
 /** File seals (linux/fcntl.h F_SEAL_*). */
 export const F_SEAL_SEAL = 0x1;
+/** Seal: the file can no longer shrink (so mmapped views cannot SIGBUS). */
 export const F_SEAL_SHRINK = 0x2;
+/** Seal: the file can no longer grow. */
 export const F_SEAL_GROW = 0x4;
+/** Seal: the file's contents can no longer change. */
 export const F_SEAL_WRITE = 0x8;
 
+/**
+ * An anonymous shared memory file (memfd_create): memory that can be mmapped here and passed to a
+ * peer as an fd.
+ */
 export class MemFd {
   #fd: number;
   #addon: NativeAddon;

@@ -5,7 +5,9 @@
  */
 import { native } from "./native.js";
 
+/** mmap protection: readable. */
 export const PROT_READ = 1;
+/** mmap protection: writable. */
 export const PROT_WRITE = 2;
 
 /**

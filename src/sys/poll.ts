@@ -14,8 +14,10 @@ import {
 } from "./native.js";
 import { sysError } from "./sys-error.js";
 
+/** Called when a watched fd is readable. */
 export type ReadinessCallback = () => void;
 
+/** Watches one fd in libuv's event loop (uv_poll) and calls back when it is readable. */
 export class FdPoller {
   readonly fd: number;
   #addon: NativeAddon;

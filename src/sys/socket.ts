@@ -78,6 +78,7 @@ export class UnixSocket implements StreamSocket {
     this.#own.unref();
   }
 
+  /** The pid, uid and gid of the peer (SO_PEERCRED). */
   peerCredentials(): PeerCredentials {
     const [pid, uid, gid] = this.#addon.peerCred(this.#own.open("getsockopt"));
     return { pid, uid, gid };
@@ -120,6 +121,7 @@ export function connectUnix(path: string): UnixSocket {
   return new UnixSocket(fd);
 }
 
+/** How long connectWithRetry keeps trying a socket that is not there yet. */
 export interface ConnectRetryOptions {
   /** Give up after this long (default 5000 ms); the last error is thrown. */
   timeoutMs?: number;

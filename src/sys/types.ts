@@ -76,6 +76,7 @@ export interface StreamListener {
   unref?(): void;
 }
 
+/** Options of listening on a UNIX socket path: file mode and backlog. */
 export interface ListenOptions {
   /** Socket file mode; default 0o600. */
   mode?: number;

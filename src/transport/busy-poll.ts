@@ -35,6 +35,7 @@ export function checkPollUs(v: number | undefined): number {
   return n;
 }
 
+/** Spins on one socket for the peer's next message after each handled wake-up (`pollUs`). */
 export class BusyPoll {
   readonly #socket: StreamSocket & { spinUntilReadable(usec: number): boolean };
   readonly #usec: number;

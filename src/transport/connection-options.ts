@@ -3,6 +3,7 @@ import type { Connection } from "./connection.js";
 import type { Frame } from "./frame.js";
 import type { Limits } from "./limits.js";
 
+/** Options of a Connection: limits, timeouts, flow control and busy polling. */
 export interface ConnectionOptions extends Partial<Limits> {
   /** Default reply timeout of `request()`, in ms; 0 (the default) waits forever. */
   requestTimeoutMs?: number;
@@ -34,6 +35,7 @@ export interface ConnectionOptions extends Partial<Limits> {
   stallTimeoutMs?: number;
 }
 
+/** Fds to pass with a message, and whether the transport closes them once sent. */
 export interface SendOptions {
   /** Descriptors to pass with the message (SCM_RIGHTS). They stay the caller's... */
   fds?: readonly number[];
@@ -41,6 +43,7 @@ export interface SendOptions {
   closeFdsAfterSend?: boolean;
 }
 
+/** Options of one request: its fds and reply timeout. */
 export interface RequestOptions extends SendOptions {
   /** Reply timeout for this request in ms, overriding the connection's; 0 = none. */
   timeoutMs?: number;
@@ -55,6 +58,7 @@ export interface RequestOptions extends SendOptions {
  */
 export type RequestHandler = (frame: Frame, connection: Connection) => void;
 
+/** Events of a Connection: close, and error before it. */
 export interface ConnectionEvents {
   /** Once, after the connection closed; `err` is undefined for close() or a clean peer EOF. */
   close: [err: VfioError | undefined];

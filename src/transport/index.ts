@@ -1,4 +1,8 @@
-/** The transport layer: framed vfio-user messages with fds over UNIX stream sockets. */
+/**
+ * The transport layer: framed vfio-user messages with fds over UNIX stream sockets.
+ *
+ * @module
+ */
 
 export { BusyPoll, checkPollUs, MAX_POLL_US } from "./busy-poll.js";
 export { Connection } from "./connection.js";

@@ -17,6 +17,7 @@ export const DEFAULT_MAX_FDS = MAX_FDS_PER_MESSAGE;
 /** The vfio-user size field is 32 bits. */
 export const MAX_WIRE_SIZE = 0xffffffff;
 
+/** What the receiving side accepts: the largest message and the most fds per message. */
 export interface Limits {
   /** Largest incoming message (header included) before the connection is closed. */
   maxMessageSize: number;
@@ -24,6 +25,7 @@ export interface Limits {
   maxFds: number;
 }
 
+/** Throws EINVAL if a limit is out of range. */
 export function checkLimits(limits: Partial<Limits>): void {
   const { maxMessageSize, maxFds } = limits;
   if (

@@ -34,6 +34,7 @@ export interface ReceivedFrame extends Frame {
   readonly via: FrameSink;
 }
 
+/** Options of a MessageReader: limits, slab size and busy polling. */
 export interface ReaderOptions extends Partial<Limits> {
   /** Size of each receive slab; default 64 KiB. Messages over a quarter of it get their own buffer. */
   slabSize?: number;

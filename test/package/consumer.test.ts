@@ -20,6 +20,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { tempDir, waitFor } from "../cli/helpers.js";
+import { writeConsumerTsconfig } from "../helpers/consumer-project.js";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 const CONSUMER_SRC = join(REPO, "test/package/consumer");
@@ -149,23 +150,7 @@ describe("the packed package, installed by a consumer", () => {
 
   it("a device and a driver type-check against the published types", () => {
     cpSync(CONSUMER_SRC, join(app, "src"), { recursive: true });
-    writeFileSync(
-      join(app, "tsconfig.json"),
-      JSON.stringify({
-        compilerOptions: {
-          target: "ES2022",
-          module: "NodeNext",
-          moduleResolution: "NodeNext",
-          strict: true,
-          outDir: "out",
-          rootDir: "src",
-          // @types/node is a devDependency of ours, not of the consumer: take the repo's.
-          typeRoots: [join(REPO, "node_modules/@types")],
-          types: ["node"],
-        },
-        include: ["src/*.ts"],
-      }),
-    );
+    writeConsumerTsconfig(app);
     run(process.execPath, [TSC, "-p", "."], app, process.env);
     assert.ok(existsSync(join(app, "out/device.js")) && existsSync(join(app, "out/driver.js")));
   });

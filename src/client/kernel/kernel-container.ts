@@ -29,6 +29,7 @@ import {
 
 const debug = debuglog("vfio-kernel");
 
+/** The kernel's VFIO container node. */
 export const VFIO_CONTAINER_PATH = "/dev/vfio/vfio";
 
 export class KernelContainer implements DmaTarget {
@@ -119,6 +120,7 @@ export class KernelContainer implements DmaTarget {
     this.#users++;
   }
 
+  /** Drops a device backend's reference; the container fd closes with the last one. */
   release(): void {
     if (--this.#users > 0) return;
     this.closeUnused();
@@ -162,6 +164,7 @@ export class KernelContainer implements DmaTarget {
     }
   }
 
+  /** VFIO_IOMMU_UNMAP_DMA of exactly [iova, iova + size), unpinning its pages. */
   async dmaUnmap(iova: bigint, size: bigint): Promise<void> {
     const arg = dmaUnmap.encode(iova, size);
     ioctl(this.fd, VFIO_IOMMU_UNMAP_DMA, arg);

@@ -21,6 +21,7 @@ import {
   VFIO_GROUP_UNSET_CONTAINER,
 } from "./uapi.js";
 
+/** Where to find VFIO's nodes and which container a group joins. */
 export interface KernelGroupOptions {
   /** Where VFIO's nodes live; default /dev/vfio. */
   devVfio?: string;
@@ -30,6 +31,10 @@ export interface KernelGroupOptions {
 
 const open = new Map<string, KernelGroup>();
 
+/**
+ * An IOMMU group open through /dev/vfio/N: the unit the kernel isolates, shared by every device of
+ * the group in this process.
+ */
 export class KernelGroup {
   readonly number: number;
   readonly path: string;

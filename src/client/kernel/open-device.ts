@@ -10,6 +10,7 @@ import type { KernelContainer } from "./kernel-container.js";
 import { KernelGroup } from "./kernel-group.js";
 import { PciSysfs, parsePciAddress, VFIO_PCI_DRIVER } from "./sysfs.js";
 
+/** Options of openKernelDevice: the container to share, and where sysfs and /dev/vfio are. */
 export interface KernelDeviceOptions {
   /**
    * Put the device's group in this VFIO container (so several devices share one IOMMU

@@ -29,12 +29,18 @@ export function parsePciAddress(text: string): PciAddress {
   return `${pad(domain, 4)}:${pad(bus, 2)}:${pad(dev, 2)}.${fn}`;
 }
 
+/** The kernel driver a device must be bound to for VFIO (see `vfio-ts bind`). */
 export const VFIO_PCI_DRIVER = "vfio-pci";
 
+/**
+ * Reads a PCI device's sysfs entries (driver, IOMMU group, ids) to open it through VFIO and explain
+ * why not.
+ */
 export class PciSysfs {
   /** `root` is where sysfs is mounted; `/sys` on a real system. */
   constructor(readonly root = "/sys") {}
 
+  /** The sysfs directory of the device at `address`. */
   devicePath(address: PciAddress): string {
     return join(this.root, "bus/pci/devices", address);
   }

@@ -69,6 +69,7 @@ const debug = debuglog("edu");
 const U32 = 0xffffffffn;
 const U64 = (1n << 64n) - 1n;
 
+/** Options of the edu model. */
 export interface EduOptions {
   /** For logs; default "edu". */
   readonly name?: string;

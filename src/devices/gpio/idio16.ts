@@ -52,6 +52,7 @@ import {
   IDIO16_VENDOR_ID,
 } from "./regs.js";
 
+/** Options of the PCI-IDIO-16 model: how BAR 2 is declared and the initial inputs. */
 export interface Idio16Options {
   /** For logs; default "pci-idio-16". */
   readonly name?: string;
@@ -65,6 +66,7 @@ export interface Idio16Options {
   readonly inputs?: number;
 }
 
+/** Events of the PCI-IDIO-16 model, for a host that watches the outputs and the IRQ line. */
 export interface Idio16Events {
   /** The guest changed the output latch: new and previous 16-bit values. */
   outputs: [outputs: number, previous: number];

@@ -17,21 +17,26 @@ import {
 import { promisify } from "node:util";
 import { VfioError } from "../../errors.js";
 
+/** Where an NVMe namespace's blocks live: memory or a file, read and written by offset. */
 export interface BackingStore {
   /** Bytes. */
   readonly size: number;
   readonly description: string;
+  /** Reads `length` bytes at byte `offset`. */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /** Writes `data` at byte `offset`. */
   write(offset: number, data: Uint8Array): Promise<void>;
   /** Makes [offset, +length) read as zeroes (Write Zeroes, deallocate). */
   zero(offset: number, length: number): Promise<void>;
   /** Makes written data durable (Flush, shutdown). */
   flush(): Promise<void>;
+  /** Releases the storage (closes the file). */
   close(): void;
 }
 
 const CHUNK = 1 << 20;
 
+/** Blocks in memory, sparse: 1 MiB chunks allocated on first write. */
 export class MemoryBacking implements BackingStore {
   readonly size: number;
   readonly #chunks = new Map<number, Uint8Array>();
@@ -54,6 +59,7 @@ export class MemoryBacking implements BackingStore {
     return this.readSync(offset, length);
   }
 
+  /** Reads `length` bytes at `offset` synchronously (unwritten chunks read as zeroes). */
   readSync(offset: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
     this.#each(offset, length, (chunk, at, n, done) => {
@@ -108,6 +114,9 @@ const writeAsync = promisify(write);
 const fdatasyncAsync = promisify(fdatasync);
 const ZEROES = new Uint8Array(CHUNK);
 
+/**
+ * Blocks in a file or block device, read and written with positioned I/O on libuv's thread pool.
+ */
 export class FileBacking implements BackingStore {
   readonly size: number;
   readonly description: string;

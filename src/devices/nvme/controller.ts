@@ -24,6 +24,7 @@ import { CompletionQueue, type QueueHost, SubmissionQueue } from "./queues.js";
 import * as R from "./regs.js";
 import { CommandStatus, type Completion, Status } from "./status.js";
 
+/** Options of the NVMe controller model: its storage, block size, identity and limits. */
 export interface NvmeOptions {
   /** The namespace's storage (one namespace, NSID 1). */
   readonly backing: BackingStore;
@@ -40,6 +41,10 @@ export interface NvmeOptions {
 /** SQ entries read from host memory at once. */
 const FETCH_BATCH = 64;
 
+/**
+ * An NVMe controller model on the device SDK: registers, admin and I/O queues in the client's
+ * memory, PRP transfers by DMA, one namespace on a BackingStore.
+ */
 export class NvmeController implements QueueHost {
   readonly identity: ControllerIdentity;
   readonly namespaces: ReadonlyMap<number, Namespace>;

@@ -55,6 +55,10 @@ export interface NvmeIdentity {
   readonly namespaces: readonly NvmeNamespace[];
 }
 
+/**
+ * A user-level NVMe driver on the driver API: bring-up, admin and I/O queues, block reads and
+ * writes, over any backend.
+ */
 export class NvmeDriver {
   readonly controller: NvmeController;
   readonly identity: NvmeIdentity;
@@ -66,6 +70,10 @@ export class NvmeDriver {
   #next = 0;
   #closing: Promise<void> | null = null;
 
+  /**
+   * Brings the controller up on `device` (reset, admin queue, Identify, I/O queues) and returns the
+   * driver.
+   */
   static async open(device: DeviceHandle, options: NvmeDriverOptions = {}): Promise<NvmeDriver> {
     const wanted = Math.max(1, options.ioQueues ?? 1);
     const controller = await NvmeController.open(device, {
@@ -149,6 +157,7 @@ export class NvmeDriver {
     return this.identity;
   }
 
+  /** The active namespace `nsid` (block size and count); throws for an inactive one. */
   namespace(nsid: number): NvmeNamespace {
     const ns = this.#namespaces.get(nsid);
     if (ns === undefined) {
@@ -229,6 +238,7 @@ export class NvmeDriver {
     });
   }
 
+  /** Reads and decodes the SMART / Health Information log page. */
   smartLog(): Promise<SmartLog> {
     return this.controller.smartLog(this.#area);
   }

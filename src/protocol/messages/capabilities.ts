@@ -32,11 +32,13 @@ export interface VersionCapabilities {
   unknown?: Record<string, unknown>;
 }
 
+/** The `migration` capability of VERSION: dirty page size and bitmap limit. */
 export interface MigrationCapability {
   pgsize?: bigint;
   maxBitmapSize?: number;
 }
 
+/** The `twin_socket` capability of VERSION: a second socket for server-to-client requests. */
 export interface TwinSocketCapability {
   supported?: boolean;
   /** Index in the reply's fd array of the server-to-client socket; reply only. */

@@ -37,7 +37,9 @@ export interface DeviceFeatureMessage {
   data: FeatureData;
 }
 
+/** VFIO_USER_DEVICE_FEATURE request. */
 export type DeviceFeatureRequest = DeviceFeatureMessage;
+/** VFIO_USER_DEVICE_FEATURE reply (same layout as the request). */
 export type DeviceFeatureReply = DeviceFeatureMessage;
 
 function isGet(ops: number): boolean {
@@ -109,6 +111,7 @@ function body(direction: "request" | "reply"): BodyCodec<DeviceFeatureMessage> {
   };
 }
 
+/** Codec of VFIO_USER_DEVICE_FEATURE. */
 export const deviceFeatureCodec: CommandCodec<DeviceFeatureRequest, DeviceFeatureReply> = {
   request: body("request"),
   reply: body("reply"),

@@ -74,6 +74,7 @@ export function fitFixedReply<T extends { argsz: number }>(
   };
 }
 
+/** Codec of VFIO_USER_DEVICE_GET_INFO. */
 export const deviceInfoCodec: CommandCodec<DeviceInfoRequest, DeviceInfoReply> = {
   request,
   reply,

@@ -71,6 +71,7 @@ const dmaMapRequest: BodyCodec<DmaMapRequest> = {
   },
 };
 
+/** Codec of VFIO_USER_DMA_MAP. */
 export const dmaMapCodec: CommandCodec<DmaMapRequest, EmptyBody> = {
   request: dmaMapRequest,
   reply: emptyBody,
@@ -207,6 +208,7 @@ const dmaUnmapReply: BodyCodec<DmaUnmapReply> = {
   },
 };
 
+/** Codec of VFIO_USER_DMA_UNMAP. */
 export const dmaUnmapCodec: CommandCodec<DmaUnmapRequest, DmaUnmapReply> = {
   request: dmaUnmapRequest,
   reply: dmaUnmapReply,

@@ -37,7 +37,9 @@ export interface DmaData {
   data: Uint8Array;
 }
 
+/** VFIO_USER_DMA_READ reply: the address and the data read. */
 export type DmaReadReply = DmaData;
+/** VFIO_USER_DMA_WRITE request: the address and the data to write. */
 export type DmaWriteRequest = DmaData;
 
 /**
@@ -152,11 +154,13 @@ const writeReply: BodyCodec<DmaWriteReply> = {
   },
 };
 
+/** Codec of VFIO_USER_DMA_READ. */
 export const dmaReadCodec: CommandCodec<DmaReadRequest, DmaReadReply> = {
   request: readRequest,
   reply: dataCodec(false),
 };
 
+/** Codec of VFIO_USER_DMA_WRITE. */
 export const dmaWriteCodec: CommandCodec<DmaWriteRequest, DmaWriteReply> = {
   request: dataCodec(true),
   reply: writeReply,

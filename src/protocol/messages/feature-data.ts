@@ -12,6 +12,7 @@ import { ProtocolError } from "../protocol-error.js";
 import type { Reader } from "../reader.js";
 import { checkBytes, type Writer } from "../writer.js";
 
+/** One IOVA range of dirty-page logging. */
 export interface DmaLoggingRange {
   iova: bigint;
   length: bigint;
@@ -43,6 +44,7 @@ export type FeatureData =
       bitmap?: Uint8Array;
     };
 
+/** The kinds of DEVICE_FEATURE data. */
 export type FeatureDataKind = FeatureData["kind"];
 
 /** Which typed layout data has, from the feature index, the operation bits and direction. */
@@ -83,6 +85,7 @@ function encodeFail(m: string): never {
   throw new ProtocolError("EINVAL", `DEVICE_FEATURE data: ${m}`);
 }
 
+/** The encoded size of a DEVICE_FEATURE message's data. */
 export function featureDataSize(d: FeatureData): number {
   switch (d.kind) {
     case "raw":

@@ -134,9 +134,13 @@ export const CODECS: CodecTable = {
 
 /** The four body functions of one command. */
 export interface MessageCodec<Req, Rep> {
+  /** Decodes a request body; throws ProtocolError on anything malformed. */
   decodeRequest(body: Uint8Array, ctx?: Partial<DecodeContext>): Req;
+  /** Encodes a request body. */
   encodeRequest(v: Req, o?: EncodeOptions): Uint8Array;
+  /** Decodes a reply body; throws ProtocolError on anything malformed. */
   decodeReply(body: Uint8Array, ctx?: Partial<DecodeContext>): Rep;
+  /** Encodes a reply body. */
   encodeReply(v: Rep, o?: EncodeOptions): Uint8Array;
 }
 

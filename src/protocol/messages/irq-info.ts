@@ -65,6 +65,7 @@ const reply: BodyCodec<IrqInfoReply> = {
   },
 };
 
+/** Codec of VFIO_USER_DEVICE_GET_IRQ_INFO. */
 export const irqInfoCodec: CommandCodec<IrqInfoRequest, IrqInfoReply> = {
   request,
   reply,

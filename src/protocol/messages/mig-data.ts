@@ -92,6 +92,7 @@ const writeRequest: BodyCodec<MigDataWriteRequest> = {
   },
 };
 
+/** Codec of VFIO_USER_MIG_DATA_READ. */
 export const migDataReadCodec: CommandCodec<MigDataReadRequest, MigDataReadReply> = {
   request: readRequest,
   reply: readReply,
@@ -108,6 +109,7 @@ export const migDataReadCodec: CommandCodec<MigDataReadRequest, MigDataReadReply
   },
 };
 
+/** Codec of VFIO_USER_MIG_DATA_WRITE. */
 export const migDataWriteCodec: CommandCodec<MigDataWriteRequest, EmptyBody> = {
   request: writeRequest,
   reply: emptyBody,

@@ -5,6 +5,7 @@ import { checkBytes, checkUint, type Writer } from "../writer.js";
 /** struct vfio_info_cap_header: 0 id u16 | 2 version u16 | 4 next u32. */
 export const CAP_HEADER_SIZE = 8;
 
+/** One mmappable part of a region (the sparse mmap capability). */
 export interface SparseMmapArea {
   /** Offset within the region (added to the region's mmap offset). */
   offset: bigint;

@@ -117,6 +117,7 @@ const reply: BodyCodec<RegionInfoReply> = {
   },
 };
 
+/** Codec of VFIO_USER_DEVICE_GET_REGION_INFO. */
 export const regionInfoCodec: CommandCodec<RegionInfoRequest, RegionInfoReply> = {
   request,
   reply,

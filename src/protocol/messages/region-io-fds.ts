@@ -215,6 +215,7 @@ const reply: BodyCodec<RegionIoFdsReply> = {
   },
 };
 
+/** Codec of VFIO_USER_DEVICE_GET_REGION_IO_FDS. */
 export const regionIoFdsCodec: CommandCodec<RegionIoFdsRequest, RegionIoFdsReply> = {
   request,
   reply,

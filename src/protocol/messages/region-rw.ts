@@ -33,9 +33,13 @@ export interface RegionData {
   data: Uint8Array;
 }
 
+/** VFIO_USER_REGION_READ request: region, offset and count. */
 export type RegionReadRequest = RegionAccess;
+/** VFIO_USER_REGION_READ reply: the data read. */
 export type RegionReadReply = RegionData;
+/** VFIO_USER_REGION_WRITE request: region, offset and data. */
 export type RegionWriteRequest = RegionData;
+/** VFIO_USER_REGION_WRITE reply: region, offset and count written. */
 export type RegionWriteReply = RegionAccess;
 
 function readHeader(r: Reader): RegionAccess {
@@ -144,11 +148,13 @@ function dataCodec(isRequest: boolean): BodyCodec<RegionData> {
   };
 }
 
+/** Codec of VFIO_USER_REGION_READ. */
 export const regionReadCodec: CommandCodec<RegionReadRequest, RegionReadReply> = {
   request: accessCodec(true),
   reply: dataCodec(false),
 };
 
+/** Codec of VFIO_USER_REGION_WRITE. */
 export const regionWriteCodec: CommandCodec<RegionWriteRequest, RegionWriteReply> = {
   request: dataCodec(true),
   reply: accessCodec(false),

@@ -6,6 +6,7 @@ import { checkBytes, checkUint } from "../writer.js";
 /** One entry of the write array: 0 offset u64 | 8 region u32 | 12 count u32 | 16 data[8]. */
 export const MULTI_ENTRY_SIZE = 24;
 
+/** One write of REGION_WRITE_MULTI. */
 export interface MultiWrite {
   offset: bigint;
   region: number;
@@ -78,6 +79,7 @@ const reply: BodyCodec<RegionWriteMultiReply> = {
   },
 };
 
+/** Codec of VFIO_USER_REGION_WRITE_MULTI. */
 export const regionWriteMultiCodec: CommandCodec<RegionWriteMultiRequest, RegionWriteMultiReply> = {
   request,
   reply,

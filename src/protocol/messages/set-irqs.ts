@@ -15,7 +15,9 @@ import { checkBytes } from "../writer.js";
 /** Size of struct vfio_irq_set without data. */
 export const SET_IRQS_SIZE = 20;
 
+/** The action of a SET_IRQS (one of its ACTION flags). */
 export type IrqSetAction = "mask" | "unmask" | "trigger";
+/** The data type of a SET_IRQS (one of its DATA flags). */
 export type IrqSetData = "none" | "bool" | "eventfd";
 
 const ACTIONS: Record<IrqSetAction, number> = {
@@ -116,6 +118,7 @@ const request: BodyCodec<SetIrqsRequest> = {
   },
 };
 
+/** Codec of VFIO_USER_DEVICE_SET_IRQS. */
 export const setIrqsCodec: CommandCodec<SetIrqsRequest, EmptyBody> = {
   request,
   reply: emptyBody,

@@ -80,6 +80,7 @@ function versionBody(role: "request" | "reply"): BodyCodec<VersionMessage> {
   };
 }
 
+/** Codec of VFIO_USER_VERSION. */
 export const versionCodec: CommandCodec<VersionMessage, VersionMessage> = {
   request: versionBody("request"),
   reply: versionBody("reply"),

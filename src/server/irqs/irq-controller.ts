@@ -120,6 +120,7 @@ export class IrqController {
     return this.#mode;
   }
 
+  /** How many vectors IRQ index `index` has on this device. */
   capacity(index: number): number {
     switch (index) {
       case VFIO_PCI_INTX_IRQ_INDEX:

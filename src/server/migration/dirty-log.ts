@@ -10,6 +10,7 @@
  */
 import { VfioError } from "../../errors.js";
 
+/** One IOVA range under dirty-page logging. */
 export interface LoggedRange {
   readonly iova: bigint;
   readonly length: bigint;
@@ -31,6 +32,10 @@ export function isPowerOfTwo(v: bigint): boolean {
   return v > 0n && (v & (v - 1n)) === 0n;
 }
 
+/**
+ * Which pages of client memory the device wrote since logging started or they were last reported: a
+ * sparse bitmap.
+ */
 export class DirtyLog {
   /** The tracking granularity chosen (reported back in START's reply). */
   readonly pageSize: bigint;

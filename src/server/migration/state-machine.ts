@@ -35,6 +35,7 @@ export const MIG_STATE_NAMES: Readonly<Record<number, string>> = {
   [VFIO_DEVICE_STATE_PRE_COPY_P2P]: "PRE_COPY_P2P",
 };
 
+/** The kernel's name of a migration state ("STOP_COPY"), or "state n". */
 export function migStateName(s: number): string {
   return MIG_STATE_NAMES[s] ?? `state ${s}`;
 }
@@ -62,6 +63,7 @@ const DIRECT_ARCS: readonly (readonly [MigState, MigState])[] = [
   [VFIO_DEVICE_STATE_STOP, VFIO_DEVICE_STATE_RESUMING],
 ];
 
+/** One direct transition between two migration states. */
 export type MigArc = readonly [MigState, MigState];
 
 /**
