@@ -42,6 +42,11 @@ export function load(app) {
         }
       }
       project.groups = [...sides.values()].filter((g) => g.children.length > 0);
+      // "Defined in src/...:line" stays, as text: the package has no public repository
+      // to link to yet (typedoc.json turns git off so any clone builds).
+      for (const r of Object.values(project.reflections)) {
+        for (const source of r.sources ?? []) source.url = undefined;
+      }
     },
     -150,
   );
