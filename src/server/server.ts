@@ -55,6 +55,12 @@ export interface VfioUserServerOptions {
    */
   handshakeTimeoutMs?: number;
   /**
+   * How long a client may leave a message half sent before it is closed (ETIMEDOUT), so
+   * one that stops mid-message cannot hold the device; default 30000 ms, 0 waits forever.
+   * A client idle between messages (an idle guest) is never closed.
+   */
+  partialMessageTimeoutMs?: number;
+  /**
    * Opt-in busy polling (`vfio-ts serve --poll-us N`): after answering, spin up to this
    * many µs for the client's next message before sleeping in the event loop. Cuts round
    * trips for up to N µs of CPU per message; an idle client costs nothing. Default 0.
@@ -113,6 +119,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
       dmaTimeoutMs: options.dmaTimeoutMs ?? 30000,
       refuseTimeoutMs: options.refuseTimeoutMs ?? 5000,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+      partialMessageTimeoutMs: options.partialMessageTimeoutMs ?? 30_000,
       pollUs: checkPollUs(options.pollUs),
     };
     if (!Number.isInteger(this.#opts.maxDataXferSize) || this.#opts.maxDataXferSize < 4096) {
@@ -196,6 +203,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
     const conn = new Connection(sock, {
       requestTimeoutMs: this.#opts.dmaTimeoutMs,
       pollUs: this.#opts.pollUs,
+      partialMessageTimeoutMs: this.#opts.partialMessageTimeoutMs,
     });
     const p: Pending = { conn, sock, frames: [] };
     if (this.#session === null) {

@@ -33,6 +33,12 @@ export interface ConnectionOptions extends Partial<Limits> {
    * it is stalled: the connection closes with ETIMEDOUT. Default 30 s; 0 waits forever.
    */
   stallTimeoutMs?: number;
+  /**
+   * A peer that sends part of a message and then nothing more for this long is broken
+   * or hostile: the connection closes with ETIMEDOUT (see MessageReader). A peer idle
+   * between messages is never timed out. Default 30 s; 0 waits forever.
+   */
+  partialMessageTimeoutMs?: number;
 }
 
 /** Fds to pass with a message, and whether the transport closes them once sent. */

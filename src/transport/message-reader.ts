@@ -40,7 +40,11 @@ export interface ReaderOptions extends Partial<Limits> {
   slabSize?: number;
   /** Busy-poll the socket this many µs after each wake-up (see BusyPoll); default 0, off. */
   pollUs?: number;
+  /** Give up on a message that stops arriving for this long (ETIMEDOUT); default 30 s, 0 never. */
+  partialMessageTimeoutMs?: number;
 }
+
+const DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS = 30_000;
 
 const DEFAULT_SLAB_SIZE = 64 * 1024;
 /** Several recvs per wakeup only while they fill the buffer; this bounds one wakeup. */
@@ -100,6 +104,12 @@ export class MessageReader {
   /** Flow control: no more recvs until resume() (see pause()). */
   private paused = false;
   private readonly busy: BusyPoll | null;
+  /** Timer of the message in progress (see partialMessageTimeoutMs), armed only while one is. */
+  private readonly partialMs: number;
+  private partialTimer: NodeJS.Timeout | null = null;
+  /** Bytes received so far: the timer checks whether the message made progress. */
+  private received = 0;
+  private receivedAtArm = 0;
   private readonly readableCb = (): void => {
     this.busy?.woke();
     this.readPolled();
@@ -120,6 +130,11 @@ export class MessageReader {
     this.bigThreshold = slabSize >>> 2;
     this.minFree = Math.min(2048, slabSize >>> 3);
     this.slab = new Uint8Array(slabSize);
+    const partialMs = options.partialMessageTimeoutMs ?? DEFAULT_PARTIAL_MESSAGE_TIMEOUT_MS;
+    if (!Number.isSafeInteger(partialMs) || partialMs < 0) {
+      throw new RangeError(`partialMessageTimeoutMs must be an integer >= 0, got ${partialMs}`);
+    }
+    this.partialMs = partialMs;
     this.busy = BusyPoll.create(
       socket,
       checkPollUs(options.pollUs),
@@ -180,7 +195,43 @@ export class MessageReader {
   /** Receive what is there; then, with pollUs, spin for what comes next. */
   private readPolled(): void {
     this.readSome();
+    this.watchPartial();
     this.busy?.afterRead();
+  }
+
+  /**
+   * A message in progress arms a timer; a later check that finds no byte arrived since
+   * ends the connection. Cheap on the common path: one comparison when no message is
+   * in progress and the timer is off. Paused (flow control) is our doing, not the peer's.
+   */
+  private watchPartial(): void {
+    if (this.partialMs === 0) return;
+    const partial = this.state === READING && (this.big !== null || this.end !== this.head);
+    if (!partial) {
+      if (this.partialTimer !== null) {
+        clearTimeout(this.partialTimer);
+        this.partialTimer = null;
+      }
+      return;
+    }
+    if (this.partialTimer !== null) return;
+    this.receivedAtArm = this.received;
+    this.partialTimer = setTimeout(() => {
+      this.partialTimer = null;
+      if (this.state !== READING) return;
+      if (this.received === this.receivedAtArm && !this.paused) {
+        const partialBytes = this.big !== null ? this.bigFilled : this.end - this.head;
+        this.fail(
+          new VfioError(
+            "ETIMEDOUT",
+            `peer stalled mid-message: ${partialBytes} bytes of a message, then nothing for ${this.partialMs} ms`,
+          ),
+        );
+        return;
+      }
+      this.watchPartial();
+    }, this.partialMs);
+    this.partialTimer.unref();
   }
 
   private readSome(): void {
@@ -210,6 +261,7 @@ export class MessageReader {
         this.onEof();
         return;
       }
+      this.received += r.bytes;
       if (this.big !== null) this.bigReceived(r.bytes, r.fds);
       else this.slabReceived(r.bytes, r.fds);
       if (this.state !== READING) return;
@@ -380,6 +432,10 @@ export class MessageReader {
 
   private finish(): void {
     this.state = ENDED;
+    if (this.partialTimer !== null) {
+      clearTimeout(this.partialTimer);
+      this.partialTimer = null;
+    }
     if (!this.socket.closed) this.socket.onReadable(null);
     closeFds(this.curFds);
     this.curFds = NO_FDS;
