@@ -164,8 +164,9 @@ export interface DeviceDefinition {
  * While the device is stopped (STOP, STOP_COPY, RESUMING, ERROR) the framework calls
  * none of its region handlers (the client gets EBUSY), refuses its DMA (EBUSY), holds
  * its interrupts and callbacks and replays them when it runs again. `stop` is where a
- * device pauses work of its own (timers, queues); the framework then waits for DMA
- * already in flight before the STOP is acknowledged.
+ * device pauses or finishes work of its own (timers, queues): it runs while DMA and
+ * interrupts still work; the framework then waits for the device's tasks, closes the
+ * gate, and waits for DMA still in flight before the STOP is acknowledged.
  */
 export interface MigrationDefinition {
   /** Stop-copy: the device's own state, after `stop`. */
