@@ -16,7 +16,12 @@ const SERVE_NVME = fileURLToPath(new URL("../src/harness/serve-nvme.js", import.
 const BLOCKS_4K = 8; // 512-byte blocks per 4 KiB
 const SPAN = 64 * 1024 * 1024; // the namespace: 64 MiB
 
-async function withNvme<T>(fn: (d: NvmeDriver) => Promise<T>): Promise<T> {
+/** Doorbell writes (posted messages) the driver sent, counted at the device handle. */
+interface Doorbells {
+  count: number;
+}
+
+async function withNvme<T>(fn: (d: NvmeDriver, bells: Doorbells) => Promise<T>): Promise<T> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const { server, socket } = await ServerProcess.start({
     entry: SERVE_NVME,
@@ -26,6 +31,13 @@ async function withNvme<T>(fn: (d: NvmeDriver) => Promise<T>): Promise<T> {
   pinServer(server.pid);
   try {
     const client = await VfioUserClient.fromSocket(socket, { name: "nvme-bench" });
+    // Every doorbell is one posted REGION_WRITE; data moves through the mapped buffers.
+    const bells: Doorbells = { count: 0 };
+    const posted = client.device.writePosted32.bind(client.device);
+    client.device.writePosted32 = (index, offset, v) => {
+      bells.count++;
+      return posted(index, offset, v);
+    };
     const container = new Container({ owner: new IommuOwner({ memlockLimit: "infinity" }) });
     try {
       const d = await NvmeDriver.open(client.device, {
@@ -35,7 +47,7 @@ async function withNvme<T>(fn: (d: NvmeDriver) => Promise<T>): Promise<T> {
         transferSlots: 32,
       });
       try {
-        return await fn(d);
+        return await fn(d, bells);
       } finally {
         await d.close();
       }
@@ -58,8 +70,10 @@ async function run(
   depth: number,
   total: number,
   op: () => Promise<unknown>,
-): Promise<{ samples: number[]; seconds: number }> {
+  bells?: Doorbells,
+): Promise<{ samples: number[]; seconds: number; bellsPerOp?: number }> {
   const samples: number[] = [];
+  const bellsBefore = bells?.count ?? 0;
   const per = Math.ceil(total / depth);
   const t0 = process.hrtime.bigint();
   await Promise.all(
@@ -71,10 +85,16 @@ async function run(
       }
     }),
   );
-  return { samples, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (bells === undefined) return { samples, seconds };
+  return { samples, seconds, bellsPerOp: (bells.count - bellsBefore) / samples.length };
 }
 
-function row(name: string, title: string, r: { samples: number[]; seconds: number }): BenchResult {
+function row(
+  name: string,
+  title: string,
+  r: { samples: number[]; seconds: number; bellsPerOp?: number },
+): BenchResult {
   const s = summarizeLatency(r.samples);
   return {
     name,
@@ -83,6 +103,9 @@ function row(name: string, title: string, r: { samples: number[]; seconds: numbe
     opsPerSec: r.samples.length / r.seconds,
     p50Us: s.p50Us,
     p99Us: s.p99Us,
+    ...(r.bellsPerOp === undefined
+      ? {}
+      : { note: `${r.bellsPerOp.toFixed(2)} doorbell messages per I/O` }),
   };
 }
 
@@ -90,7 +113,7 @@ export const nvmeBench: BenchCase = {
   name: "nvme",
   needs: "none",
   async run(ctx) {
-    return withNvme(async (d) => {
+    return withNvme(async (d, bells) => {
       const data = new Uint8Array(4096).fill(0x5a);
       // Fill the namespace so reads move real data, and warm the JIT on both sides.
       for (let lba = 0n; lba < BigInt(SPAN / 512); lba += 256n) {
@@ -98,11 +121,19 @@ export const nvmeBench: BenchCase = {
       }
       await run(8, 2000, () => d.readBlocks(1, randomLba(), BLOCKS_4K));
       const n = iters(ctx, 20_000, 200);
-      const qd1 = await run(1, Math.round(n / 4), () => d.readBlocks(1, randomLba(), BLOCKS_4K));
-      const qd32 = await run(32, n, () => d.readBlocks(1, randomLba(), BLOCKS_4K));
-      const w32 = await run(32, n, () => d.writeBlocks(1, randomLba(), data));
-      const seq = await run(4, Math.round(n / 20), () =>
-        d.readBlocks(1, BigInt(Math.floor(Math.random() * (SPAN / 131072))) * 256n, 256),
+      const qd1 = await run(
+        1,
+        Math.round(n / 4),
+        () => d.readBlocks(1, randomLba(), BLOCKS_4K),
+        bells,
+      );
+      const qd32 = await run(32, n, () => d.readBlocks(1, randomLba(), BLOCKS_4K), bells);
+      const w32 = await run(32, n, () => d.writeBlocks(1, randomLba(), data), bells);
+      const seq = await run(
+        4,
+        Math.round(n / 20),
+        () => d.readBlocks(1, BigInt(Math.floor(Math.random() * (SPAN / 131072))) * 256n, 256),
+        bells,
       );
       const seqRow = row("nvme-seq128k-read-qd4", "NVMe 128 KiB sequential-size read, QD4", seq);
       return [
