@@ -114,15 +114,19 @@ describe("NVMe model migrated between two vfio-ts serve nvme processes", () => {
     // Disjoint writes in flight while the migration starts; more land during pre-copy.
     const inflight = disjointWrites(d, model, 0, 12);
     let heldWrites = 0;
+    let flush: Promise<unknown> | undefined;
     const report = await d.migrate(dst.client.device, {
       precopyRounds: 2,
-      // The source is about to stop: these are written to the rings with their
-      // doorbells held, and run on the destination.
+      // The source is about to stop: these go into the rings with their doorbells
+      // held, and run on the destination. A queue pair's submit rings at once when
+      // the ring has room, so the Flush's doorbell is held by now.
       beforeStop: () => {
         inflight.push(...disjointWrites(d, model, 20, 6));
+        flush = d.queues[0]!.submit({ opcode: 0x00, nsid: 1 }, "Flush");
         heldWrites = d.controller.doorbells.heldCount;
       },
     });
+    await flush;
     t.diagnostic(
       `moved ${report.bytes} bytes (${report.precopyBytes} in pre-copy), downtime ${report.downtimeMs.toFixed(1)} ms`,
     );

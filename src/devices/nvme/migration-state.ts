@@ -26,12 +26,19 @@ const MAX_VECTOR_CONFIGS = MAX_QID + 1;
 const MAX_EVENTS = 16;
 const MAX_ERROR_ENTRIES = 64;
 
+/** The controller registers that migrate (NVMe Base 1.4, section 3.1). */
 export interface RegisterState {
+  /** Controller Configuration. */
   readonly cc: number;
+  /** Controller Status. */
   readonly csts: number;
+  /** Admin Queue Attributes (both sizes, 0-based). */
   readonly aqa: number;
+  /** Admin Submission Queue base address. */
   readonly asq: bigint;
+  /** Admin Completion Queue base address. */
   readonly acq: bigint;
+  /** Interrupt Mask (INTMS/INTMC: bit 0 masks INTx). */
   readonly intms: number;
 }
 
@@ -335,7 +342,7 @@ export function decodeControllerState(bytes: Uint8Array): ControllerState {
   if (r.u32("magic") !== MAGIC) bad("not an NVMe controller state (bad magic)");
   const version = r.u16("version");
   if (version !== STATE_VERSION) bad(`version ${version}, this controller reads ${STATE_VERSION}`);
-  r.u16("reserved");
+  if (r.u16("reserved") !== 0) bad("reserved header bits set");
   const maxIoQueues = r.u8("maxIoQueues");
   if (maxIoQueues < 1 || maxIoQueues > MAX_QID) bad(`${maxIoQueues} I/O queues offered`);
   const mdts = r.u8("mdts");
