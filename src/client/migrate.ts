@@ -15,6 +15,12 @@ export interface MigrateOptions {
   readonly precopyRounds?: number;
   /** Bytes per MIG_DATA_READ; default the smaller of the two sides' transfer limits and 1 MiB. */
   readonly chunkSize?: number;
+  /**
+   * Called just before the source is told to stop (STOP_COPY), after any pre-copy: a
+   * driver holds its posted writes here (doorbells), which a stopped device refuses
+   * with no reply to tell anyone. A failure ends the migration with the source running.
+   */
+  readonly beforeStop?: () => void | Promise<void>;
   /** Called once the source has stopped and before its state is read (e.g. to log it). */
   readonly onSourceStopped?: () => void | Promise<void>;
 }
@@ -70,6 +76,7 @@ export async function migrateDevice(
       await src.setState(MigrationState.PRE_COPY);
       for (let i = 0; i < rounds; i++) precopyBytes += await pump(src, dst, chunk);
     }
+    await options.beforeStop?.();
     const stopped = performance.now();
     await src.setState(MigrationState.STOP_COPY);
     await options.onSourceStopped?.();

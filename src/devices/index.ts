@@ -24,6 +24,7 @@ export {
   MemoryBacking,
   NvmeController,
   type NvmeOptions,
+  type NvmeRegisterState,
 } from "./nvme/index.js";
 
 /** How `vfio-ts serve nvme` builds its controller. */

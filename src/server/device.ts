@@ -186,11 +186,26 @@ export interface MigrationDefinition {
    */
   readonly precopy?: {
     /**
+     * A saving session starts: on entering PRE_COPY, and on entering STOP_COPY from
+     * STOP (no pre-copy ran, the device is already stopped). The device notes what it
+     * has to send (e.g. every chunk of its memory) and starts tracking what changes
+     * after it was sent. Optional.
+     */
+    begin?(dev: DeviceContext): void | Promise<void>;
+    /**
      * The next chunk, at most about `max` bytes; an empty array when there is nothing
      * more for now (the client's read then comes back short).
      */
     read(max: number, dev: DeviceContext): Uint8Array | Promise<Uint8Array>;
-    /** On the destination, each chunk read() produced, in order, before load(). */
+    /**
+     * Stop-copy: what pre-copy did not send yet (chunks changed since they were sent,
+     * chunks never sent), chunk by chunk, at most about `max` bytes each, while the
+     * device is stopped; an empty array once all of it was given. The chunks travel as
+     * pre-copy chunks, before the device's state, and reach `load` the same way.
+     * Optional: without it the stop-copy data is the device's state only.
+     */
+    remainder?(max: number, dev: DeviceContext): Uint8Array | Promise<Uint8Array>;
+    /** On the destination, each chunk read() or remainder() produced, in order, before load(). */
     load(chunk: Uint8Array, dev: DeviceContext): void | Promise<void>;
   };
 }

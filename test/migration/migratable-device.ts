@@ -9,6 +9,8 @@ export interface MigratableDeviceOptions {
   readonly deviceId?: number;
   /** Chunks pre-copy hands out, in order, before it runs dry. */
   readonly precopy?: readonly Uint8Array[];
+  /** Chunks precopy.remainder gives at stop-copy (with a begin hook that logs "begin"). */
+  readonly remainder?: readonly Uint8Array[];
   /** Make load() refuse its state. */
   readonly refuseLoad?: boolean;
   readonly migrates?: boolean;
@@ -22,6 +24,7 @@ export class MigratableDevice {
   readonly events: string[] = [];
   readonly precopyLoaded: Uint8Array[] = [];
   #precopy: Uint8Array[];
+  #remainder: Uint8Array[] = [];
 
   constructor(options: MigratableDeviceOptions = {}) {
     this.#precopy = [...(options.precopy ?? [])];
@@ -83,6 +86,18 @@ export class MigratableDevice {
                     load: (chunk) => {
                       this.precopyLoaded.push(chunk);
                     },
+                    ...(options.remainder
+                      ? {
+                          begin: () => {
+                            this.events.push("begin");
+                            this.#remainder = [...options.remainder!];
+                          },
+                          remainder: () => {
+                            this.events.push("remainder");
+                            return this.#remainder.shift() ?? new Uint8Array(0);
+                          },
+                        }
+                      : {}),
                   }
                 : undefined,
             },

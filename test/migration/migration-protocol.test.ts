@@ -190,6 +190,27 @@ describe("migration over vfio-user", () => {
     );
   });
 
+  it("calls precopy.begin per session and sends the remainder before the device state", async () => {
+    const pre = [Uint8Array.of(1, 2)];
+    const rest = [Uint8Array.of(7), Uint8Array.of(8, 9)];
+    // No pre-copy round: begin runs on STOP -> STOP_COPY, the remainder still travels.
+    const src = await serve({ precopy: pre, remainder: rest });
+    const dst = await serve({ precopy: [] });
+    await migrateDevice(src.device, dst.device);
+    assert.deepEqual(dst.model.precopyLoaded, rest);
+    const hooks = (events: string[]) =>
+      events.filter((e) => ["stop", "begin", "save", "start"].includes(e));
+    const order = hooks(src.model.events);
+    assert.deepEqual(order, ["stop", "begin", "save"]);
+    assert.equal(src.model.events.filter((e) => e === "remainder").length, 3);
+    // With pre-copy rounds: begin on entering PRE_COPY, then the rounds, then the rest.
+    const src2 = await serve({ precopy: pre, remainder: rest });
+    const dst2 = await serve({ precopy: [] });
+    await migrateDevice(src2.device, dst2.device, { precopyRounds: 1 });
+    assert.deepEqual(dst2.model.precopyLoaded, [...pre, ...rest]);
+    assert.deepEqual(hooks(src2.model.events), ["begin", "stop", "save"]);
+  });
+
   it("pre-copy chunks travel first, in order, and reads come back short when dry", async () => {
     const chunks = [Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5)];
     const src = await serve({ precopy: chunks });

@@ -40,6 +40,22 @@ export class AsyncEvents {
     this.#raise(TYPE_ERROR | (info << 8) | (LOG_ERROR << 16));
   }
 
+  /** The CIDs of the requests held, oldest first, and the events waiting (migration). */
+  snapshot(): { held: number[]; queued: number[] } {
+    return { held: [...this.#held], queued: [...this.#queued] };
+  }
+
+  /** Takes a snapshot() (migration): the held requests complete here when events come. */
+  restore(s: { held: readonly number[]; queued: readonly number[] }): void {
+    if (s.held.length > this.limit || s.queued.length > MAX_QUEUED) {
+      throw new RangeError(
+        `${s.held.length} AERs (limit ${this.limit}) and ${s.queued.length} events (limit ${MAX_QUEUED})`,
+      );
+    }
+    this.#held.splice(0, this.#held.length, ...s.held);
+    this.#queued.splice(0, this.#queued.length, ...s.queued);
+  }
+
   /** Controller reset: outstanding requests end without completion, events are dropped. */
   reset(): void {
     this.#held.length = 0;

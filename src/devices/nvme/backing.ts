@@ -35,11 +35,14 @@ export interface BackingStore {
 }
 
 const CHUNK = 1 << 20;
+/** The allocation unit of MemoryBacking: 1 MiB. */
+export const MEMORY_CHUNK = CHUNK;
 
 /** Blocks in memory, sparse: 1 MiB chunks allocated on first write. */
 export class MemoryBacking implements BackingStore {
   readonly size: number;
   readonly #chunks = new Map<number, Uint8Array>();
+  #onChange: ((offset: number, length: number) => void) | undefined;
 
   constructor(size: number) {
     checkSize(size);
@@ -57,6 +60,19 @@ export class MemoryBacking implements BackingStore {
 
   async read(offset: number, length: number): Promise<Uint8Array> {
     return this.readSync(offset, length);
+  }
+
+  /** The indexes of the 1 MiB chunks allocated (written and not deallocated since), ascending. */
+  allocatedChunkIndexes(): number[] {
+    return [...this.#chunks.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Has `listener` told of every range written or zeroed from now on (migration's dirty
+   * tracking); undefined stops it.
+   */
+  trackChanges(listener: ((offset: number, length: number) => void) | undefined): void {
+    this.#onChange = listener;
   }
 
   /** Reads `length` bytes at `offset` synchronously (unwritten chunks read as zeroes). */
@@ -78,6 +94,7 @@ export class MemoryBacking implements BackingStore {
       }
       c.set(data.subarray(done, done + n), at);
     });
+    this.#onChange?.(offset, data.byteLength);
   }
 
   async zero(offset: number, length: number): Promise<void> {
@@ -85,6 +102,7 @@ export class MemoryBacking implements BackingStore {
       if (n === CHUNK) this.#chunks.delete(chunk);
       else this.#chunks.get(chunk)?.fill(0, at, at + n);
     });
+    this.#onChange?.(offset, length);
   }
 
   async flush(): Promise<void> {}

@@ -18,6 +18,8 @@ import { Features } from "./features.js";
 import type { ControllerIdentity } from "./identify.js";
 import { ioCommand } from "./io.js";
 import { ErrorLog, HealthCounters } from "./log-pages.js";
+import { nvmeMigration } from "./migration.js";
+import type { RegisterState } from "./migration-state.js";
 import { Namespace } from "./namespace.js";
 import { type ListReader, prpSegments } from "./prp.js";
 import { CompletionQueue, type QueueHost, SubmissionQueue } from "./queues.js";
@@ -68,6 +70,8 @@ export class NvmeController implements QueueHost {
   #running = false;
   /** A disable is draining commands; RDY clears when it is done. */
   #disabling = false;
+  /** Stopped for migration: nothing more is fetched until resume(). */
+  #paused = false;
   #ioInflight = 0;
   #ioIdle: (() => void)[] = [];
 
@@ -158,6 +162,7 @@ export class NvmeController implements QueueHost {
       ],
       reset: (dev) => this.#bind(dev).reset(),
       onDetach: (dev) => this.#bind(dev).#detached(),
+      migration: nvmeMigration(this, (dev) => this.#bind(dev)),
     };
   }
 
@@ -257,6 +262,56 @@ export class NvmeController implements QueueHost {
     }
   }
 
+  // --- migration (migration.ts) -----------------------------------------------------
+
+  /** The registers that move with a migration. */
+  get registers(): RegisterState {
+    return {
+      cc: this.#cc,
+      csts: this.#csts,
+      aqa: this.#aqa,
+      asq: this.#asq,
+      acq: this.#acq,
+      intms: this.#intms,
+    };
+  }
+
+  /**
+   * A migrated controller's registers, with no queue yet (the caller adds them). It runs
+   * (fetches) when enabled, ready and not fatal, once resume() is called.
+   */
+  restoreRegisters(r: RegisterState): void {
+    this.#clearQueues();
+    this.#cc = r.cc >>> 0;
+    this.#csts = r.csts >>> 0;
+    this.#aqa = r.aqa >>> 0;
+    this.#asq = r.asq;
+    this.#acq = r.acq;
+    this.#intms = r.intms >>> 0;
+    this.#disabling = false;
+    this.#running =
+      (this.#cc & R.CC_EN) !== 0 &&
+      (this.#csts & R.CSTS_RDY) !== 0 &&
+      (this.#csts & R.CSTS_CFS) === 0;
+  }
+
+  /**
+   * Migration stop: fetch nothing more, let every command already fetched complete and
+   * its completion reach host memory (DMA and interrupts still work now).
+   */
+  async quiesce(): Promise<void> {
+    this.#paused = true;
+    await this.#drained();
+    await Promise.all([...this.cqs.values()].map((cq) => cq.settled()));
+  }
+
+  /** Migration start: fetch again what the host rang in (on the destination: for the source). */
+  resume(): void {
+    this.#paused = false;
+    if (this.#running) for (const sq of this.sqs.values()) if (!sq.empty) this.#kick(sq);
+    this.#updateIntx();
+  }
+
   // --- state machine ---------------------------------------------------------------
 
   #setCc(value: number): void {
@@ -331,6 +386,7 @@ export class NvmeController implements QueueHost {
   reset(): void {
     this.#running = false;
     this.#disabling = false;
+    this.#paused = false;
     this.#clearQueues();
     this.#cc = 0;
     this.#csts = 0;
@@ -382,14 +438,14 @@ export class NvmeController implements QueueHost {
   }
 
   #kick(sq: SubmissionQueue): void {
-    if (sq.fetching) return;
+    if (sq.fetching || this.#paused) return;
     sq.fetching = true;
     this.#device().tasks.run(() => this.#fetch(sq), `NVMe SQ ${sq.id}`);
   }
 
   async #fetch(sq: SubmissionQueue): Promise<void> {
     try {
-      while (this.#running && !sq.deleted && !sq.empty) {
+      while (this.#running && !this.#paused && !sq.deleted && !sq.empty) {
         const n = sq.contiguous(FETCH_BATCH);
         let bytes: Uint8Array;
         try {
@@ -400,7 +456,7 @@ export class NvmeController implements QueueHost {
           );
           return;
         }
-        for (let i = 0; i < n && this.#running && !sq.deleted; i++) {
+        for (let i = 0; i < n && this.#running && !this.#paused && !sq.deleted; i++) {
           const sqe = decodeSqe(bytes, i * R.SQE_SIZE);
           sq.head = (sq.head + 1) % sq.size;
           if (sq.id === 0) await this.#runAdmin(sq, sqe);

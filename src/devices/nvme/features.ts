@@ -24,6 +24,14 @@ export interface FeatureLimits {
   readonly ioQueuesExist: () => boolean;
 }
 
+/** What Features holds, as migration carries it. */
+export interface FeatureSnapshot {
+  readonly queues: number;
+  readonly values: readonly (readonly [number, number])[];
+  readonly temperature: readonly (readonly [number, number])[];
+  readonly vectorConfig: readonly (readonly [number, number])[];
+}
+
 /** Get Features' SEL (cdw10 bits 10:8). */
 const SEL_DEFAULT = 1;
 const SEL_SUPPORTED = 3;
@@ -136,6 +144,25 @@ export class Features {
     this.#vectorConfig.clear();
     const n = this.#limits.maxIoQueues - 1;
     this.#queues = n | (n << 16);
+  }
+
+  /** Every value set (migration): Number of Queues and the stored Dword 11s. */
+  snapshot(): FeatureSnapshot {
+    return {
+      queues: this.#queues,
+      values: [...this.#values],
+      temperature: [...this.#temperature],
+      vectorConfig: [...this.#vectorConfig],
+    };
+  }
+
+  /** Takes a snapshot() of another controller with the same limits. */
+  restore(s: FeatureSnapshot): void {
+    this.reset();
+    this.#queues = s.queues;
+    for (const [k, v] of s.values) this.#values.set(k, v);
+    for (const [k, v] of s.temperature) this.#temperature.set(k, v);
+    for (const [k, v] of s.vectorConfig) this.#vectorConfig.set(k, v);
   }
 
   /** The Volatile Write Cache Enable bit. */

@@ -18,7 +18,8 @@ export class HealthCounters {
   readonly started = Date.now();
 }
 
-interface ErrorEntry {
+/** One Error Information log entry. */
+export interface ErrorEntry {
   readonly count: bigint;
   readonly sqid: number;
   readonly cid: number;
@@ -45,6 +46,20 @@ export class ErrorLog {
     this.#count++;
     this.#entries.unshift({ count: this.#count, sqid, cid, status, nsid, lba });
     this.#entries.length = Math.min(this.#entries.length, this.capacity);
+  }
+
+  /** The count and the entries kept, newest first (migration). */
+  snapshot(): { count: bigint; entries: ErrorEntry[] } {
+    return { count: this.#count, entries: [...this.#entries] };
+  }
+
+  /** Takes a snapshot() (migration); RangeError beyond this log's capacity. */
+  restore(s: { count: bigint; entries: readonly ErrorEntry[] }): void {
+    if (s.entries.length > this.capacity) {
+      throw new RangeError(`${s.entries.length} error log entries, capacity ${this.capacity}`);
+    }
+    this.#count = s.count;
+    this.#entries = [...s.entries];
   }
 
   page(): Uint8Array {

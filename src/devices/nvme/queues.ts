@@ -100,6 +100,7 @@ export class CompletionQueue {
   readonly #host: QueueHost;
   #waiting: Waiting[] = [];
   #writes = 0;
+  #settled: (() => void)[] = [];
 
   constructor(
     host: QueueHost,
@@ -124,6 +125,30 @@ export class CompletionQueue {
 
   get full(): boolean {
     return (this.tail + 1) % this.size === this.head;
+  }
+
+  /** Completions held back while the queue is full, oldest first (for migration). */
+  get waiting(): readonly { sqid: number; cid: number; result: number; status: number }[] {
+    return this.#waiting.map((w) => ({
+      sqid: w.sq.id,
+      cid: w.cid,
+      result: w.result,
+      status: w.status,
+    }));
+  }
+
+  /** Restores held-back completions (migration); `sqs` finds their submission queues. */
+  restoreWaiting(
+    list: readonly { sqid: number; cid: number; result: number; status: number }[],
+    sqs: ReadonlyMap<number, SubmissionQueue>,
+  ): void {
+    this.#waiting = list.map((w) => ({ ...w, sq: sqs.get(w.sqid)! }));
+  }
+
+  /** Resolves once every entry written so far has reached host memory (and notified). */
+  settled(): Promise<void> {
+    if (this.#writes === 0) return Promise.resolve();
+    return new Promise((r) => this.#settled.push(r));
   }
 
   post(sq: SubmissionQueue, cid: number, result: number, status: number): void {
@@ -158,11 +183,14 @@ export class CompletionQueue {
       .then(() => dma.write(at + 12n, dw3))
       .then(
         () => {
-          if (--this.#writes === 0) this.#host.notify(this);
+          if (--this.#writes === 0) {
+            this.#host.notify(this);
+            for (const w of this.#settled.splice(0)) w();
+          }
         },
         (err: unknown) => {
-          this.#writes--;
           this.#host.fatal(`CQ ${this.id} entry ${slot}: ${(err as Error).message}`);
+          if (--this.#writes === 0) for (const w of this.#settled.splice(0)) w();
         },
       );
   }

@@ -5,13 +5,21 @@
  * queue pairs are created here and handed to the block layer (driver.ts).
  */
 import { debuglog } from "node:util";
-import { Container, type DeviceHandle, type DmaBuffer } from "../../client/index.js";
+import {
+  Container,
+  type DeviceHandle,
+  type DmaBuffer,
+  type MigrateOptions,
+  type MigrationReport,
+  migrateDevice,
+} from "../../client/index.js";
 import { VfioError } from "../../errors.js";
 import { PCI_CLASS_PROG, PCI_COMMAND_MASTER, PCI_COMMAND_MEMORY } from "../../pci/regs.js";
 import * as cmds from "./commands.js";
 import { CompletionIrqs, type NvmeIrqMode } from "./completion-irqs.js";
 import { ControllerRegs } from "./controller-regs.js";
 import type { Completion } from "./cqe.js";
+import { DoorbellGate } from "./doorbell-gate.js";
 import {
   decodeIdentifyController,
   decodeIdentifyNamespace,
@@ -64,13 +72,16 @@ export interface CommandData {
 }
 
 export class NvmeController {
-  readonly device: DeviceHandle;
   readonly container: Container;
   readonly cap: NvmeCap;
   readonly version: number;
-  readonly regs: ControllerRegs;
-  readonly irqs: CompletionIrqs;
   readonly admin: QueuePair;
+  #device: DeviceHandle;
+  #regs: ControllerRegs;
+  /** The completion interrupts now (the admin queue's submit hook reads it too). */
+  readonly #current: { irqs: CompletionIrqs };
+  readonly #gate: DoorbellGate;
+  #migrating = false;
   readonly commandTimeoutMs: number;
   readonly #ownsContainer: boolean;
   readonly #buffers: DmaBuffer[];
@@ -86,16 +97,7 @@ export class NvmeController {
     device: DeviceHandle,
     options: NvmeControllerOptions = {},
   ): Promise<NvmeController> {
-    if (!device.isPci) throw new VfioError("ENODEV", `${device.name} is not a PCI device`);
-    // Mass storage, non-volatile memory, NVM Express: what a kernel NVMe driver matches.
-    const cls = await device.config.read(PCI_CLASS_PROG, 3);
-    const code = (cls[2]! << 16) | (cls[1]! << 8) | cls[0]!;
-    if (code !== NVME_CLASS_CODE) {
-      throw new VfioError(
-        "ENODEV",
-        `${device.name} is not an NVMe controller (class 0x${code.toString(16).padStart(6, "0")}, expected 0x010802)`,
-      );
-    }
+    await checkNvme(device);
     await device.config.updateCommand(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
     const regs = new ControllerRegs(device);
     const cap = await regs.cap();
@@ -114,6 +116,8 @@ export class NvmeController {
     const container = options.container ?? new Container();
     const buffers: DmaBuffer[] = [];
     let irqs: CompletionIrqs | undefined;
+    const gate = new DoorbellGate((off, v) => device.writePosted32(NVME_BAR, off, v));
+    const current: { irqs?: CompletionIrqs } = {};
     try {
       await container.attach(device);
       const entries = Math.min(options.adminEntries ?? 32, cap.maxQueueEntries, 4096);
@@ -133,9 +137,10 @@ export class NvmeController {
         entries,
         sqMemory: new Uint8Array(mem.buffer, 0, sqBytes),
         cqMemory: new Uint8Array(mem.buffer, roundPage(sqBytes), entries * CQE_SIZE),
-        doorbells: doorbellsOf(device, 0, cap.doorbellStride),
-        onSubmit: () => irqs!.kick(),
+        doorbells: doorbellsOf(gate, 0, cap.doorbellStride),
+        onSubmit: () => current.irqs?.kick(),
       });
+      current.irqs = irqs;
       irqs.attach(admin);
       await regs.setAdminQueues(
         encodeAqa(entries, entries),
@@ -150,7 +155,8 @@ export class NvmeController {
         cap,
         version,
         regs,
-        irqs,
+        current as { irqs: CompletionIrqs },
+        gate,
         admin,
         buffers,
         options,
@@ -172,21 +178,110 @@ export class NvmeController {
     cap: NvmeCap,
     version: number,
     regs: ControllerRegs,
-    irqs: CompletionIrqs,
+    current: { irqs: CompletionIrqs },
+    gate: DoorbellGate,
     admin: QueuePair,
     buffers: DmaBuffer[],
     options: NvmeControllerOptions,
   ) {
-    this.device = device;
+    this.#device = device;
     this.container = container;
     this.#ownsContainer = ownsContainer;
     this.cap = cap;
     this.version = version;
-    this.regs = regs;
-    this.irqs = irqs;
+    this.#regs = regs;
+    this.#current = current;
+    this.#gate = gate;
     this.admin = admin;
     this.#buffers = buffers;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
+  }
+
+  /** The device the driver talks to (the destination's, after a migration). */
+  get device(): DeviceHandle {
+    return this.#device;
+  }
+
+  /** The controller's registers on that device. */
+  get regs(): ControllerRegs {
+    return this.#regs;
+  }
+
+  /** How completions are noticed on that device. */
+  get irqs(): CompletionIrqs {
+    return this.#current.irqs;
+  }
+
+  /** The doorbell writes of every queue (held while a migration stops the device). */
+  get doorbells(): DoorbellGate {
+    return this.#gate;
+  }
+
+  /**
+   * Live migration under this driver: moves the controller to `destination` (a fresh
+   * controller of the same kind in another server, e.g. `vfio-ts serve nvme` on shared
+   * storage) while commands are in flight, and carries on there with the same queues.
+   *
+   * The destination is attached to the driver's container (every queue and data buffer
+   * is mapped into it at the same IOVA) and its interrupts are armed; doorbell writes
+   * are held from just before the source stops (the source completes what it fetched;
+   * what was rung and not fetched is fetched by the destination); after the migration
+   * the held doorbells go to the destination, which the driver uses from then on, and
+   * the source is detached (it stays in STOP). On a failure the source runs again, the
+   * held doorbells go to it, and the destination is let go.
+   */
+  async migrate(destination: DeviceHandle, options: MigrateOptions = {}): Promise<MigrationReport> {
+    if (destination === this.#device) {
+      throw new VfioError("EINVAL", `${destination.name} is the device being migrated`);
+    }
+    if (this.#migrating) throw new VfioError("EBUSY", "a migration of this controller is running");
+    this.#migrating = true;
+    try {
+      return await this.#migrate(destination, options);
+    } finally {
+      this.#migrating = false;
+    }
+  }
+
+  async #migrate(destination: DeviceHandle, options: MigrateOptions): Promise<MigrationReport> {
+    await checkNvme(destination);
+    const source = this.#device;
+    const old = this.irqs;
+    let next: CompletionIrqs | undefined;
+    let report: MigrationReport;
+    await this.container.attach(destination);
+    try {
+      await destination.config.updateCommand(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+      next = await CompletionIrqs.enable(
+        destination,
+        old.mode,
+        old.mode === "poll" ? 1 : old.vectorCount,
+      );
+      for (const qp of [this.admin, ...this.ioQueues]) next.attach(qp);
+      report = await migrateDevice(source, destination, {
+        ...options,
+        beforeStop: async () => {
+          this.#gate.hold();
+          await options.beforeStop?.();
+        },
+      });
+    } catch (err) {
+      // migrateDevice put the source back to work: it gets the doorbells held meanwhile.
+      await this.#gate.release();
+      await next?.close().catch((e: Error) => debug("destination irqs: %s", e.message));
+      await this.container.detach(destination).catch(() => {});
+      throw err;
+    }
+    this.#device = destination;
+    this.#regs = new ControllerRegs(destination);
+    this.#current.irqs = next;
+    await this.#gate.release((off, v) => destination.writePosted32(NVME_BAR, off, v));
+    // Completions posted while the interrupts changed hands are taken now.
+    for (const qp of [this.admin, ...this.ioQueues]) qp.reap();
+    next.kick();
+    await old.close().catch((e: Error) => debug("source irqs: %s", e.message));
+    await this.container.detach(source).catch((e: Error) => debug("detach source: %s", e.message));
+    return report;
   }
 
   /** I/O queue pairs created so far, by queue id. */
@@ -323,7 +418,7 @@ export class NvmeController {
       entries: n,
       sqMemory: new Uint8Array(buffer.buffer, 0, n * SQE_SIZE),
       cqMemory: new Uint8Array(buffer.buffer, sqBytes, n * CQE_SIZE),
-      doorbells: doorbellsOf(this.device, qid, this.cap.doorbellStride),
+      doorbells: doorbellsOf(this.#gate, qid, this.cap.doorbellStride),
       onSubmit: () => this.irqs.kick(),
     });
     let cqCreated = false;
@@ -432,12 +527,24 @@ function roundPage(n: number): number {
   return Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 }
 
-/** Doorbells as posted writes: in order with every other access, no reply awaited. */
-function doorbellsOf(device: DeviceHandle, qid: number, stride: number) {
-  const sq = doorbellOffset(qid, false, stride);
-  const cq = doorbellOffset(qid, true, stride);
-  return {
-    sqTail: (v: number) => device.writePosted32(NVME_BAR, sq, v),
-    cqHead: (v: number) => device.writePosted32(NVME_BAR, cq, v),
-  };
+/**
+ * Doorbells as posted writes through the gate: in order with every other access, no
+ * reply awaited, held while a migration stops the device.
+ */
+function doorbellsOf(gate: DoorbellGate, qid: number, stride: number) {
+  return gate.queue(doorbellOffset(qid, false, stride), doorbellOffset(qid, true, stride));
+}
+
+/** Refuses a device that is not a PCI NVMe controller (by its class code). */
+async function checkNvme(device: DeviceHandle): Promise<void> {
+  if (!device.isPci) throw new VfioError("ENODEV", `${device.name} is not a PCI device`);
+  // Mass storage, non-volatile memory, NVM Express: what a kernel NVMe driver matches.
+  const cls = await device.config.read(PCI_CLASS_PROG, 3);
+  const code = (cls[2]! << 16) | (cls[1]! << 8) | cls[0]!;
+  if (code !== NVME_CLASS_CODE) {
+    throw new VfioError(
+      "ENODEV",
+      `${device.name} is not an NVMe controller (class 0x${code.toString(16).padStart(6, "0")}, expected 0x010802)`,
+    );
+  }
 }

@@ -5,7 +5,12 @@
  * controller's maximum transfer size and run side by side on the queues; each piece
  * stages its data in a slot of the driver's DMA memory (PRP lists included).
  */
-import type { Container, DeviceHandle } from "../../client/index.js";
+import type {
+  Container,
+  DeviceHandle,
+  MigrateOptions,
+  MigrationReport,
+} from "../../client/index.js";
 import { VfioError } from "../../errors.js";
 import * as cmds from "./commands.js";
 import type { NvmeIrqMode } from "./completion-irqs.js";
@@ -263,6 +268,15 @@ export class NvmeDriver {
     data?: CommandData,
   ): Promise<{ completion: Completion; data?: Uint8Array }> {
     return this.controller.submit(cmd, what, { area: this.#area, data });
+  }
+
+  /**
+   * Live migration of the controller to `destination` under this driver, with I/O in
+   * flight: see NvmeController.migrate. The driver carries on on the destination.
+   */
+  migrate(destination: DeviceHandle, options: MigrateOptions = {}): Promise<MigrationReport> {
+    if (this.#closing) return Promise.reject(new VfioError("EBADF", "the NVMe driver is closed"));
+    return this.controller.migrate(destination, options);
   }
 
   /** Deletes the queues, shuts the controller down and releases its memory. Idempotent. */

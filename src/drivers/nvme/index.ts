@@ -3,6 +3,7 @@ export * as nvmeCommands from "./commands.js";
 export { CompletionIrqs, type NvmeIrqMode } from "./completion-irqs.js";
 export { type CommandData, NvmeController, type NvmeControllerOptions } from "./controller.js";
 export { type Completion, CompletionRing, decodeCqe } from "./cqe.js";
+export { DoorbellGate, type DoorbellWrite } from "./doorbell-gate.js";
 export {
   NvmeDriver,
   type NvmeDriverOptions,

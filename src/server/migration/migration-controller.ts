@@ -68,6 +68,11 @@ export class MigrationController {
   #deferredCallbacks: (() => void)[] = [];
   /** PCI_COMMAND when the device stopped, to tell it of changes when it runs again. */
   #commandAtStop = 0;
+  /**
+   * STOP_COPY of a device with `precopy.remainder`: the framework's and the device's
+   * records, held until the remainder has been read.
+   */
+  #final: { framework: Uint8Array; device: Uint8Array } | undefined;
   /** Serialises state changes, reads and writes: one client, in order, but handlers await. */
   #busy: Promise<unknown> = Promise.resolve();
 
@@ -154,6 +159,25 @@ export class MigrationController {
           this.#out.pushRecord(RecordKind.PRECOPY, chunk);
         }
       }
+      if (this.#state === VFIO_DEVICE_STATE_STOP_COPY && this.#final && precopy?.remainder) {
+        while (this.#out.pending < max) {
+          const chunk = await precopy.remainder(max - this.#out.pending, this.#host.context);
+          if (!(chunk instanceof Uint8Array)) {
+            throw new VfioError(
+              "EIO",
+              `${this.#host.name}: precopy.remainder did not return bytes`,
+            );
+          }
+          if (chunk.byteLength === 0) {
+            this.#out.pushRecord(RecordKind.FRAMEWORK, this.#final.framework);
+            this.#out.pushRecord(RecordKind.DEVICE, this.#final.device);
+            this.#out.pushRecord(RecordKind.END);
+            this.#final = undefined;
+            break;
+          }
+          this.#out.pushRecord(RecordKind.PRECOPY, chunk);
+        }
+      }
       return this.#out.take(max);
     });
   }
@@ -182,6 +206,7 @@ export class MigrationController {
     this.#state = VFIO_DEVICE_STATE_RUNNING;
     this.#out = undefined;
     this.#in = undefined;
+    this.#final = undefined;
     this.#deferredVectors.clear();
     this.#deferredIntx = undefined;
     this.#deferredCallbacks = [];
@@ -214,7 +239,10 @@ export class MigrationController {
       case VFIO_DEVICE_STATE_STOP:
         if (from === VFIO_DEVICE_STATE_RUNNING) await this.#quiesce();
         else if (from === VFIO_DEVICE_STATE_RESUMING) await this.#resume();
-        else this.#out = undefined; // STOP_COPY -> STOP ends the data session
+        else {
+          this.#out = undefined; // STOP_COPY -> STOP ends the data session
+          this.#final = undefined;
+        }
         break;
       case VFIO_DEVICE_STATE_RUNNING:
         if (from === VFIO_DEVICE_STATE_PRE_COPY) {
@@ -227,18 +255,26 @@ export class MigrationController {
         break;
       case VFIO_DEVICE_STATE_PRE_COPY:
         this.#out = new OutgoingStream();
+        await def.precopy?.begin?.(dev);
         break;
       case VFIO_DEVICE_STATE_STOP_COPY: {
         if (from === VFIO_DEVICE_STATE_PRE_COPY) await this.#quiesce();
+        else await def.precopy?.begin?.(dev); // no pre-copy ran: everything is still to send
         const out =
           from === VFIO_DEVICE_STATE_PRE_COPY && this.#out ? this.#out : new OutgoingStream();
         const saved = await def.save(dev);
         if (!(saved instanceof Uint8Array)) {
           throw new VfioError("EIO", `${host.name}: migration save() did not return bytes`);
         }
-        out.pushRecord(RecordKind.FRAMEWORK, this.#frameworkState());
-        out.pushRecord(RecordKind.DEVICE, saved);
-        out.pushRecord(RecordKind.END);
+        const framework = this.#frameworkState();
+        if (def.precopy?.remainder) {
+          // read() sends the remainder first, then these.
+          this.#final = { framework, device: saved };
+        } else {
+          out.pushRecord(RecordKind.FRAMEWORK, framework);
+          out.pushRecord(RecordKind.DEVICE, saved);
+          out.pushRecord(RecordKind.END);
+        }
         this.#out = out;
         // A failed save leaves the device stopped and valid: PRE_COPY -> STOP_COPY
         // failing after the quiesce lands in STOP.
