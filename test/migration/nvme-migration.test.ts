@@ -39,7 +39,11 @@ function pattern(length: number, seed: number): Uint8Array {
   return out;
 }
 
-/** Writes of `blocks` blocks at spread-out LBAs, all submitted at once (queue depth > 1). */
+/**
+ * Writes of `blocks` blocks at spread-out LBAs, all submitted at once (queue depth > 1).
+ * They never overlap: commands in flight together may complete in any order, so the
+ * model only holds if no two of them touch the same block.
+ */
 function writes(
   d: NvmeDriver,
   model: Uint8Array,
@@ -47,9 +51,12 @@ function writes(
   count: number,
   blocks: number,
 ): Promise<void>[] {
+  const slots = Math.floor(BLOCKS / blocks);
+  if (count > slots) throw new RangeError(`${count} writes of ${blocks} blocks do not fit`);
   const out: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {
-    const lba = ((seed * 7919 + i * 613) * 8) % (BLOCKS - blocks);
+    // An odd step over a power-of-two number of slots visits each slot once.
+    const lba = ((seed * 37 + i * 11) % slots) * blocks;
     const data = pattern(blocks * BLOCK, seed * 1000 + i);
     model.set(data, lba * BLOCK);
     out.push(d.writeBlocks(1, lba, data));
@@ -118,11 +125,12 @@ describe("NVMe model migrated between two vfio-ts serve nvme processes", () => {
     const report = await d.migrate(dst.client.device, {
       precopyRounds: 2,
       // The source is about to stop: these go into the rings with their doorbells
-      // held, and run on the destination. A queue pair's submit rings at once when
-      // the ring has room, so the Flush's doorbell is held by now.
-      beforeStop: () => {
+      // held, and run on the destination. A queue pair rings once its submitters'
+      // microtasks have run, so after one turn the Flush's doorbell is held.
+      beforeStop: async () => {
         inflight.push(...disjointWrites(d, model, 20, 6));
         flush = d.queues[0]!.submit({ opcode: 0x00, nsid: 1 }, "Flush");
+        await new Promise((r) => setImmediate(r));
         heldWrites = d.controller.doorbells.heldCount;
       },
     });
