@@ -33,6 +33,7 @@ export {
   type DeviceLog,
   type DeviceRegionDefinition,
   type DeviceTasks,
+  type DmaAccessOptions,
   type DmaSegment,
   type DmaWindowInfo,
   debuglogLogger,

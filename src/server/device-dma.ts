@@ -1,5 +1,5 @@
 import { VfioError } from "../errors.js";
-import type { DeviceDma, DmaSegment } from "./device.js";
+import type { DeviceDma, DmaAccessOptions, DmaSegment } from "./device.js";
 import type { DmaController } from "./dma.js";
 
 /**
@@ -50,21 +50,32 @@ export function deviceDmaFacade(dma: DmaController, o: DmaFacadeOptions): Device
     throw err;
   };
   return Object.freeze({
-    async read(iova: bigint | number, length: number): Promise<Uint8Array> {
+    async read(
+      iova: bigint | number,
+      length: number,
+      options?: DmaAccessOptions,
+    ): Promise<Uint8Array> {
       check("read", iova, length);
-      return dma.read(iova, length);
+      return dma.read(iova, length, options);
     },
-    async write(iova: bigint | number, data: Uint8Array): Promise<void> {
+    async write(iova: bigint | number, data: Uint8Array, options?: DmaAccessOptions) {
       check("write", iova, data.byteLength);
-      return dma.write(iova, data);
+      return dma.write(iova, data, options);
     },
-    async readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array> {
+    async readSegments(
+      segments: readonly DmaSegment[],
+      options?: DmaAccessOptions,
+    ): Promise<Uint8Array> {
       check("read", segments[0]?.iova ?? 0n, segments.length);
-      return dma.readSegments(segments);
+      return dma.readSegments(segments, options);
     },
-    async writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void> {
+    async writeSegments(
+      segments: readonly DmaSegment[],
+      data: Uint8Array,
+      options?: DmaAccessOptions,
+    ): Promise<void> {
       check("write", segments[0]?.iova ?? 0n, data.byteLength);
-      return dma.writeSegments(segments, data);
+      return dma.writeSegments(segments, data, options);
     },
     view(iova: bigint | number, length: number, access?: "read" | "write" | "readwrite") {
       check("view", iova, length);

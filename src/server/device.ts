@@ -283,9 +283,9 @@ export interface DeviceDma {
    * windows or against their permissions fails (IommuFaultError, EFAULT) and is
    * counted in `faults`.
    */
-  read(iova: bigint | number, length: number): Promise<Uint8Array>;
+  read(iova: bigint | number, length: number, options?: DmaAccessOptions): Promise<Uint8Array>;
   /** Copies `data` to IOVA `iova` (DMA_WRITE messages where the window has no fd). */
-  write(iova: bigint | number, data: Uint8Array): Promise<void>;
+  write(iova: bigint | number, data: Uint8Array, options?: DmaAccessOptions): Promise<void>;
   /**
    * A zero-copy view of client memory: only inside one fd-backed window (else EINVAL)
    * mapped writable by us. The view detaches (length 0) once the window is unmapped.
@@ -300,16 +300,36 @@ export interface DeviceDma {
    * against the windows first, so a fault in any of them fails the whole transfer
    * before anything is copied (what a controller's PRP or SGL walk gives).
    */
-  readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array>;
+  readSegments(segments: readonly DmaSegment[], options?: DmaAccessOptions): Promise<Uint8Array>;
   /**
    * Scatter-gather write: `data` spread over the segments in order (their lengths must
    * add up to its length, else EINVAL). Checked in full before any byte is written.
    */
-  writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void>;
+  writeSegments(
+    segments: readonly DmaSegment[],
+    data: Uint8Array,
+    options?: DmaAccessOptions,
+  ): Promise<void>;
   /** The current windows, in IOVA order. */
   windows(): DmaWindowInfo[];
   /** IOMMU faults since the device was created. */
   readonly faults: number;
+}
+
+/**
+ * How one DMA access reaches the client's memory. By default a window the client
+ * mapped with an fd is copied directly and only the others go through DMA_READ/
+ * DMA_WRITE messages.
+ */
+export interface DmaAccessOptions {
+  /**
+   * Send DMA_READ/DMA_WRITE messages even where the window has an fd we mapped, so the
+   * client performs the access itself (libvfio-user's sample server does this for
+   * some windows; a client may track what it wrote that way). The IOMMU and
+   * bus-master checks, the `max_data_xfer_size` chunking and dirty logging are the
+   * same either way. Default false.
+   */
+  readonly messages?: boolean;
 }
 
 /** One piece of a scatter-gather transfer: `length` bytes at IOVA `iova`. */

@@ -17,7 +17,7 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../sys/index.js";
-import type { DeviceDma, DmaSegment, DmaWindowInfo } from "./device.js";
+import type { DeviceDma, DmaAccessOptions, DmaSegment, DmaWindowInfo } from "./device.js";
 import { DirtyLog, type LoggedRange } from "./migration/dirty-log.js";
 
 /** Client memory reached by messages (windows mapped without an fd). */
@@ -222,8 +222,13 @@ export class DmaController implements DeviceDma {
     return this.#domain ? Array.from(this.#domain.windows(), windowInfo) : [];
   }
 
-  async read(iova: bigint | number, length: number): Promise<Uint8Array> {
+  async read(
+    iova: bigint | number,
+    length: number,
+    options?: DmaAccessOptions,
+  ): Promise<Uint8Array> {
     const start = toIova(iova);
+    const messages = options?.messages === true;
     checkLength(length);
     const access = this.#acquire(start, length, "read");
     try {
@@ -232,7 +237,7 @@ export class DmaController implements DeviceDma {
         const at = Number(s.iova - start);
         const len = Number(s.length);
         const b = s.window.value;
-        if (b.buffer !== null) {
+        if (b.buffer !== null && !messages) {
           const src = new Uint8Array(b.buffer, b.delta + Number(s.offset), len);
           this.#copy(out.subarray(at, at + len), src, b, s.iova, "read");
         } else {
@@ -245,8 +250,9 @@ export class DmaController implements DeviceDma {
     }
   }
 
-  async write(iova: bigint | number, data: Uint8Array): Promise<void> {
+  async write(iova: bigint | number, data: Uint8Array, options?: DmaAccessOptions): Promise<void> {
     const start = toIova(iova);
+    const messages = options?.messages === true;
     checkLength(data.byteLength);
     const access = this.#acquire(start, data.byteLength, "write");
     try {
@@ -254,7 +260,7 @@ export class DmaController implements DeviceDma {
         const at = Number(s.iova - start);
         const part = data.subarray(at, at + Number(s.length));
         const b = s.window.value;
-        if (b.buffer !== null) {
+        if (b.buffer !== null && !messages) {
           const dst = new Uint8Array(b.buffer, b.delta + Number(s.offset), part.byteLength);
           this.#copy(dst, part, b, s.iova, "write");
         } else await this.#remoteWrite(s.iova, part);
@@ -265,19 +271,26 @@ export class DmaController implements DeviceDma {
     }
   }
 
-  async readSegments(segments: readonly DmaSegment[]): Promise<Uint8Array> {
+  async readSegments(
+    segments: readonly DmaSegment[],
+    options?: DmaAccessOptions,
+  ): Promise<Uint8Array> {
     const total = this.#checkSegments(segments, "read");
     const out = new Uint8Array(total);
     let at = 0;
     for (const s of segments) {
       // Sealed, fd-backed windows are copied synchronously; only messages wait.
-      out.set(await this.read(s.iova, s.length), at);
+      out.set(await this.read(s.iova, s.length, options), at);
       at += s.length;
     }
     return out;
   }
 
-  async writeSegments(segments: readonly DmaSegment[], data: Uint8Array): Promise<void> {
+  async writeSegments(
+    segments: readonly DmaSegment[],
+    data: Uint8Array,
+    options?: DmaAccessOptions,
+  ): Promise<void> {
     const total = this.#checkSegments(segments, "write");
     if (total !== data.byteLength) {
       throw new VfioError(
@@ -287,7 +300,7 @@ export class DmaController implements DeviceDma {
     }
     let at = 0;
     for (const s of segments) {
-      await this.write(s.iova, data.subarray(at, at + s.length));
+      await this.write(s.iova, data.subarray(at, at + s.length), options);
       at += s.length;
     }
   }

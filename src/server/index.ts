@@ -15,6 +15,7 @@ export type {
   DeviceLog,
   DeviceRegionDefinition,
   DeviceTasks,
+  DmaAccessOptions,
   DmaSegment,
   DmaWindowInfo,
   MigrationDefinition,

@@ -96,6 +96,43 @@ describe("DMA dirty logging over vfio-user", () => {
     await assert.rejects(m.dirtyBitmap(MAPPED, PAGE, PAGE), { code: "EINVAL" });
   });
 
+  it("{ messages: true } reaches a window mapped with an fd by DMA_READ/DMA_WRITE, logged alike", async () => {
+    const { model, client, device } = await setup();
+    const dev = model.dev!;
+    const seen: string[] = [];
+    const mirror = new Uint8Array(16 * PAGE_N);
+    client.backend.setDmaHandler({
+      dmaRead: (iova, n) => {
+        seen.push(`read 0x${iova.toString(16)} ${n}`);
+        return mirror.slice(Number(iova - MAPPED), Number(iova - MAPPED) + n);
+      },
+      dmaWrite: (iova, data) => {
+        seen.push(`write 0x${iova.toString(16)} ${data.byteLength}`);
+        mirror.set(data, Number(iova - MAPPED));
+      },
+    });
+    await device.migration.startDirtyLogging([]);
+    await dev.dma.write(MAPPED + 5n * PAGE, Uint8Array.of(1, 2, 3), { messages: true });
+    assert.deepEqual(
+      [...(await dev.dma.read(MAPPED + 5n * PAGE, 3, { messages: true }))],
+      [1, 2, 3],
+    );
+    assert.deepEqual(
+      [...(await dev.dma.read(MAPPED + 5n * PAGE, 3))],
+      [0, 0, 0],
+      "the fd's memory was not written: the client did the access",
+    );
+    await dev.dma.writeSegments([{ iova: MAPPED + 7n * PAGE, length: 2 }], Uint8Array.of(4, 5), {
+      messages: true,
+    });
+    assert.deepEqual(seen, [
+      `write 0x${(MAPPED + 5n * PAGE).toString(16)} 3`,
+      `read 0x${(MAPPED + 5n * PAGE).toString(16)} 3`,
+      `write 0x${(MAPPED + 7n * PAGE).toString(16)} 2`,
+    ]);
+    assert.deepEqual(setBits(await device.migration.dirtyBitmap(MAPPED, 16n * PAGE, PAGE)), [5, 7]);
+  });
+
   it("DMA_UNMAP with GET_DIRTY_BITMAP hands over the window's bitmap; views refuse writes while logging", async () => {
     const { model, client, device } = await setup();
     const m = device.migration;

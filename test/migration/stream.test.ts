@@ -55,6 +55,48 @@ describe("migration data stream", () => {
     );
   });
 
+  it("takeWhole ends at a record boundary; after startSegment the rest is a stream by itself", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 8 }),
+        fc.integer({ min: 0, max: 8 }),
+        fc.integer({ min: 220, max: 500 }),
+        (chunks, reads, max) => {
+          const out = new OutgoingStream();
+          for (const c of chunks) out.pushRecord(RecordKind.PRECOPY, c);
+          const read: Uint8Array[] = [];
+          for (let i = 0; i < reads && out.pending > 0; i++) read.push(out.takeWhole(max));
+          const readBytes = read.reduce((n, r) => n + r.byteLength, 0);
+          for (const r of read) assert.ok(r.byteLength <= max);
+          out.startSegment();
+          out.pushRecord(RecordKind.DEVICE, Uint8Array.of(9));
+          out.pushRecord(RecordKind.END);
+          const rest = out.take(out.pending);
+          // Only what came after the pre-copy reads: the unread chunks and the device.
+          const alone = new IncomingStream();
+          alone.write(rest);
+          assert.ok(alone.ended);
+          const readChunks = chunks.length - (alone.records.length - 1);
+          assert.deepEqual(
+            alone.records.map((r) => [...r.payload]),
+            [...chunks.slice(readChunks).map((c) => [...c]), [9]],
+          );
+          // Everything: every chunk once.
+          const whole = new IncomingStream();
+          for (const r of read) whole.write(r);
+          whole.write(rest);
+          assert.ok(whole.ended);
+          assert.deepEqual(
+            whole.records.map((r) => [...r.payload]),
+            [...chunks.map((c) => [...c]), [9]],
+          );
+          assert.ok(readBytes <= reads * max);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("takes fewer bytes than asked only when the queue runs dry", () => {
     const out = new OutgoingStream();
     out.pushRecord(RecordKind.DEVICE, new Uint8Array(100));

@@ -30,7 +30,7 @@ import {
   migrationPath,
   migStateName,
 } from "./state-machine.js";
-import { IncomingStream, OutgoingStream, RecordKind } from "./stream.js";
+import { IncomingStream, OutgoingStream, RECORD_HEADER, RecordKind } from "./stream.js";
 
 /** What the controller needs of the device core. */
 export interface MigrationHost {
@@ -150,14 +150,20 @@ export class MigrationController {
       }
       const precopy = this.#def?.precopy;
       if (this.#state === VFIO_DEVICE_STATE_PRE_COPY && precopy) {
-        while (this.#out.pending < max) {
-          const chunk = await precopy.read(max - this.#out.pending, this.#host.context);
+        // Ask the device only for what fits in this read with its record header, and
+        // hand out whole records: the STOP_COPY data then starts at a record boundary
+        // however much of the PRE_COPY data the client read (see stream.ts).
+        for (;;) {
+          const room = max - this.#out.pending - RECORD_HEADER;
+          if (room <= 0) break;
+          const chunk = await precopy.read(room, this.#host.context);
           if (!(chunk instanceof Uint8Array)) {
             throw new VfioError("EIO", `${this.#host.name}: precopy.read did not return bytes`);
           }
           if (chunk.byteLength === 0) break;
           this.#out.pushRecord(RecordKind.PRECOPY, chunk);
         }
+        return this.#out.takeWhole(max);
       }
       if (this.#state === VFIO_DEVICE_STATE_STOP_COPY && this.#final && precopy?.remainder) {
         while (this.#out.pending < max) {
@@ -260,8 +266,14 @@ export class MigrationController {
       case VFIO_DEVICE_STATE_STOP_COPY: {
         if (from === VFIO_DEVICE_STATE_PRE_COPY) await this.#quiesce();
         else await def.precopy?.begin?.(dev); // no pre-copy ran: everything is still to send
-        const out =
-          from === VFIO_DEVICE_STATE_PRE_COPY && this.#out ? this.#out : new OutgoingStream();
+        // After PRE_COPY the records the client has not read yet go on, in a segment
+        // of their own: the STOP_COPY data is whole even to a destination that got
+        // none of the PRE_COPY data.
+        let out: OutgoingStream;
+        if (from === VFIO_DEVICE_STATE_PRE_COPY && this.#out) {
+          out = this.#out;
+          out.startSegment();
+        } else out = new OutgoingStream();
         const saved = await def.save(dev);
         if (!(saved instanceof Uint8Array)) {
           throw new VfioError("EIO", `${host.name}: migration save() did not return bytes`);

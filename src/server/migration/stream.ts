@@ -7,10 +7,16 @@
  *   record: kind u8 | 3 reserved | length u32 | payload
  *
  * Each saving state starts a segment with its own header: the STOP_COPY data is whole
- * by itself (framework, device, END), so a client that drops the PRE_COPY data, as
- * libvfio-user's sample client does, still delivers a stream the destination takes.
- * The destination accepts a header at any record boundary (its first byte, 'V', is no
- * record kind).
+ * by itself (header, pre-copy records still unread, framework, device, END), so a
+ * client that drops the PRE_COPY data, as libvfio-user's sample client does, still
+ * delivers a stream the destination takes. For that, PRE_COPY reads hand out whole
+ * records only (takeWhole), so the PRE_COPY data a client has read never ends inside
+ * a record; only a record larger than the client's read size is split, and then its
+ * rest comes first in the STOP_COPY data, before the new header (a destination must
+ * then have the PRE_COPY data too). A PRE_COPY read may so come back short while a
+ * record waits: the spec's "no more data" is "no more for now" in PRE_COPY, and the
+ * record is in the next read or in the STOP_COPY data. The destination
+ * accepts a header at any record boundary (its first byte, 'V', is no record kind).
  *
  * Kinds: PRECOPY (a chunk the device produced while running), FRAMEWORK (config space,
  * interrupt state: see framework-state.ts), DEVICE (the device's save()), END.
@@ -18,7 +24,8 @@
 import { VfioError } from "../../errors.js";
 
 export const STREAM_MAGIC = new Uint8Array([0x56, 0x54, 0x53, 0x4d, 0x49, 0x47, 1, 0]);
-const RECORD_HEADER = 8;
+/** Bytes before a record's payload. */
+export const RECORD_HEADER = 8;
 
 export const RecordKind = {
   PRECOPY: 1,
@@ -79,6 +86,39 @@ export class OutgoingStream {
   /** Bytes read so far. */
   get sent(): number {
     return this.#sent;
+  }
+
+  /**
+   * Starts a new segment (the STOP_COPY data after PRE_COPY): the rest of a record a
+   * read split stays first, so a destination that got the earlier bytes can finish
+   * it; then a header, so a destination that got none of them starts here; then
+   * the records still unread.
+   */
+  startSegment(): void {
+    const at = this.#head > 0 ? 1 : 0;
+    this.#queue.splice(at, 0, STREAM_MAGIC);
+    this.#queued += STREAM_MAGIC.byteLength;
+  }
+
+  /**
+   * Up to `max` bytes made of whole queued items (the header, records), so the bytes
+   * read end at a record boundary; a record that would not fit waits for the next
+   * read. Only an item larger than `max` by itself (the device returned more than it
+   * was asked for) is split, filling the read, as it could never be read whole.
+   */
+  takeWhole(max: number): Uint8Array {
+    let n = 0;
+    let first = true;
+    for (const item of this.#queue) {
+      const left = first ? item.byteLength - this.#head : item.byteLength;
+      if (n + left > max) {
+        if (left > max) n = max;
+        break;
+      }
+      n += left;
+      first = false;
+    }
+    return this.take(n);
   }
 
   /** Up to `max` bytes, fewer only when the queue runs dry. */
