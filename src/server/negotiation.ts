@@ -5,6 +5,7 @@ import {
   encodeReply,
   HEADER_SIZE,
   negotiateVersion,
+  resolveCapabilities,
   type Session,
   type VersionMessage,
   type VersionPolicy,
@@ -28,6 +29,18 @@ export interface NegotiationConfig {
   readonly dmaFds: DmaFdPolicy;
   /** Most fds we accept with one message once negotiated. */
   readonly maxMsgFds: number;
+}
+
+/**
+ * The largest `count` we take in a request: our own limit, not the smaller of ours and
+ * the client's that the VERSION reply states. The reply must not offer more than the
+ * client proposed (its capabilities are "a subset of those proposed"), but a client
+ * that proposes a small value and then sends larger accesses, as libvfio-user's sample
+ * client does (it proposes 1 KiB and writes 12 KiB), is within what we can handle, and
+ * refusing it would gain nothing. Our own DMA requests keep to the stated value.
+ */
+export function acceptedXferSize(cfg: NegotiationConfig): number {
+  return resolveCapabilities(cfg.policy.capabilities).maxDataXferSize;
 }
 
 /**
@@ -58,7 +71,7 @@ export function negotiate(
     fds = [theirs.detach()];
   }
   conn.setLimits({
-    maxMessageSize: Math.max(DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE + 64 + session.maxDataXferSize),
+    maxMessageSize: Math.max(DEFAULT_MAX_MESSAGE_SIZE, HEADER_SIZE + 64 + acceptedXferSize(cfg)),
     maxFds: cfg.maxMsgFds,
   });
   const core = cfg.core;

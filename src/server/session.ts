@@ -19,7 +19,7 @@ import { dispatch } from "./dispatch.js";
 import type { DmaFdPolicy } from "./dma.js";
 import type { HandlerContext, Reply } from "./handlers/context.js";
 import type { Logger } from "./logger.js";
-import { negotiate } from "./negotiation.js";
+import { acceptedXferSize, negotiate } from "./negotiation.js";
 import { describePeer } from "./peer.js";
 import { DeviceHandlerError } from "./regions/handler-call.js";
 
@@ -108,7 +108,7 @@ export class ClientSession {
     const r = negotiate(this.#cfg, this.#conn, this.#socket, this.peer, proposal, numFds);
     this.#negotiated = r.session;
     this.#decodeOpts = {
-      maxDataXferSize: r.session.maxDataXferSize,
+      maxDataXferSize: acceptedXferSize(this.#cfg),
       dmaRwLayout: this.#cfg.dmaRwLayout,
     };
     return r.reply;
