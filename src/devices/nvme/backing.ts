@@ -141,11 +141,12 @@ export class FileBacking implements BackingStore {
   #fd: number;
 
   /**
-   * Opens `path` read-write. A regular file smaller than `size` is extended (sparse);
-   * without `size` a file or block device gives its own size.
+   * Opens `path` read-write. A regular file smaller than `size` is extended (sparse),
+   * and a missing one is created when `size` is given; without `size` a file or block
+   * device gives its own size.
    */
   constructor(path: string, size?: number) {
-    this.#fd = openSync(path, "r+");
+    this.#fd = openBacking(path, size);
     try {
       const st = fstatSync(this.#fd);
       let own: number;
@@ -209,6 +210,20 @@ export class FileBacking implements BackingStore {
     if (this.#fd < 0) return;
     closeSync(this.#fd);
     this.#fd = -1;
+  }
+}
+
+function openBacking(path: string, size: number | undefined): number {
+  try {
+    return openSync(path, "r+");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    if (size === undefined) {
+      throw new VfioError("ENOENT", `${path} does not exist (give a size to create it)`);
+    }
+    checkSize(size);
+    // O_EXCL: a file that appeared meanwhile is not truncated by us.
+    return openSync(path, "wx+");
   }
 }
 
