@@ -27,12 +27,6 @@ export function repliesOwed(stream: Uint8Array): number {
   return owed;
 }
 
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
-  let pos = 0;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.byteLength;
-  }
-  return out;
-}
+import { concatBytes as concat } from "../../src/bytes.js";
+
+export { concat };

@@ -1,3 +1,4 @@
+import { concatBytes } from "../bytes.js";
 import { errnoOf, VfioError } from "../errors.js";
 import { HEADER_SIZE } from "../protocol/constants.js";
 import { writeHeader } from "../protocol/header.js";
@@ -93,7 +94,7 @@ export class MessageWriter {
     fds: readonly number[] = NO_FDS,
     closeFdsAfterSend = false,
   ): void {
-    if (!(body instanceof Uint8Array) && body.length >= MAX_IOV) body = concat(body);
+    if (!(body instanceof Uint8Array) && body.length >= MAX_IOV) body = concatBytes(body); // rare: more chunks than one sendmsg should carry
     const size = HEADER_SIZE + bodyLength(body);
     if (size > MAX_WIRE_SIZE || fds.length > MAX_FDS_PER_MESSAGE) {
       if (closeFdsAfterSend) closeFds(fds);
@@ -295,17 +296,4 @@ export class MessageWriter {
       if (!this.socket.closed) this.socket.onWritable(null);
     }
   }
-}
-
-/** Rare: more chunks than one sendmsg should carry. */
-function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const c of chunks) n += c.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }

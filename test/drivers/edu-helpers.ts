@@ -6,18 +6,7 @@ import type { UnixSocket } from "../../src/sys/index.js";
 
 export { isCode } from "../helpers/errors.js";
 
-/** Deterministic bytes, different per seed. */
-export function pattern(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
+export { pattern } from "../helpers/pattern.js";
 
 /** An edu server in its own process, shared by the tests of one file. */
 export async function startEduServer(): Promise<{ server: ServerProcess; first: UnixSocket }> {

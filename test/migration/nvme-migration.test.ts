@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Container, MigrationState, VfioUserClient } from "../../src/client/index.js";
 import { NvmeDriver } from "../../src/drivers/nvme/driver.js";
 import { ServerProcess } from "../../src/harness/server-process.js";
+import { pattern } from "../helpers/pattern.js";
 
 const MAIN = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const BLOCK = 512;
@@ -24,19 +25,6 @@ const BLOCKS = SIZE / BLOCK;
 interface Endpoint {
   server: ServerProcess;
   client: VfioUserClient;
-}
-
-/** Bytes that differ with the seed and the position. */
-function pattern(length: number, seed: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
 }
 
 /**

@@ -262,15 +262,9 @@ const wellFormed: fc.Arbitrary<BodyPlan> = fc.oneof(
   ),
 );
 
-export function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+import { concatBytes as concat } from "../../src/bytes.js";
+
+export { concat };
 
 /** A well-formed body cut short, extended, or replaced; or an id no command has. */
 const malformed: fc.Arbitrary<BodyPlan> = fc.oneof(

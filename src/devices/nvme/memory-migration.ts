@@ -15,6 +15,7 @@
  * the controller's load refuses to run unless the END arrived with every entry before it
  * (a client that dropped the pre-copy data would otherwise leave holes).
  */
+import { concatBytes } from "../../bytes.js";
 import { VfioError } from "../../errors.js";
 import type { MemoryBacking } from "./backing.js";
 
@@ -97,7 +98,7 @@ export class MemoryMigration {
     const end = new Uint8Array(5);
     end[0] = END;
     new DataView(end.buffer).setUint32(1, this.#sent, true);
-    return concat([out, end]);
+    return concatBytes([out, end]);
   }
 
   /** True on the destination once a whole session arrived (its END, with every entry). */
@@ -215,7 +216,7 @@ export class MemoryMigration {
       this.#pending.delete(u);
       this.#sent++;
     }
-    return concat(parts);
+    return parts.length === 1 ? parts[0]! : concatBytes(parts);
   }
 }
 
@@ -226,17 +227,6 @@ function isZero(data: Uint8Array): boolean {
     return true;
   }
   return data.every((b) => b === 0);
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 function bad(message: string): never {

@@ -11,6 +11,7 @@
  *   "NVMS" | version u16 | reserved u16 | body (little endian, in the order below)
  */
 import { VfioError } from "../../errors.js";
+import type { ErrorEntry } from "./log-pages.js";
 
 /** Bumped whenever the layout changes: an unknown version is refused. */
 export const STATE_VERSION = 1;
@@ -86,14 +87,8 @@ export interface FeatureState {
   readonly vectorConfig: readonly (readonly [number, number])[];
 }
 
-export interface ErrorEntryState {
-  readonly count: bigint;
-  readonly sqid: number;
-  readonly cid: number;
-  readonly status: number;
-  readonly nsid: number;
-  readonly lba: bigint;
-}
+/** One Error Information log entry, as the log holds it. */
+export type ErrorEntryState = ErrorEntry;
 
 export interface HealthState {
   readonly bytesRead: number;
