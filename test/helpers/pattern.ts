@@ -1,5 +1,5 @@
 /** Deterministic bytes that differ with the seed and the position (xorshift32). */
-export function pattern(n: number, seed: number): Uint8Array {
+export function pattern(n: number, seed = 1): Uint8Array {
   const b = new Uint8Array(n);
   let x = (seed * 2654435761) >>> 0 || 1;
   for (let i = 0; i < n; i++) {

@@ -44,30 +44,8 @@ export function rawMessage(
   return out;
 }
 
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.byteLength;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
-
-/** Deterministic pseudo-random bytes. */
-export function pattern(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+export { concatBytes } from "../../src/bytes.js";
+export { pattern } from "../helpers/pattern.js";
 
 /** Send all of `bytes` on a non-blocking socket, yielding to the loop when it is full. */
 export async function sendAll(
