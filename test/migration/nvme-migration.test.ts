@@ -113,8 +113,8 @@ describe("NVMe model migrated between two vfio-ts serve nvme processes", () => {
     const report = await d.migrate(dst.client.device, {
       precopyRounds: 2,
       // The source is about to stop: these go into the rings with their doorbells
-      // held, and run on the destination. A queue pair rings once its submitters'
-      // microtasks have run, so after one turn the Flush's doorbell is held.
+      // held, and run on the destination. After one turn every submitter has rung,
+      // so the Flush's doorbell is held.
       beforeStop: async () => {
         inflight.push(...disjointWrites(d, model, 20, 6));
         flush = d.queues[0]!.submit({ opcode: 0x00, nsid: 1 }, "Flush");

@@ -53,8 +53,6 @@ export class QueuePair {
   /** Submitters waiting for a free CID and ring slot, in arrival order. */
   readonly #slotWaiters: (() => void)[] = [];
   #failed: Error | null = null;
-  /** A tail doorbell write is queued for the end of this microtask run. */
-  #sqBellQueued = false;
   #completions = 0;
   #stale = 0;
 
@@ -121,25 +119,15 @@ export class QueuePair {
       }
       this.#pending.set(cid, p);
     });
-    this.sq.push(cmd, cid);
-    this.#ringSqLater();
+    const tail = this.sq.push(cmd, cid);
+    // One doorbell per command, on purpose. Ringing once per run of microtasks (one
+    // write for a whole batch) cut doorbells from 1 to 0.06 per I/O at queue depth
+    // 32, and was slower on an idle machine (median 24.6k against 31.5k IOPS): the
+    // queue then moves in lock-step batches, and both processes fall asleep and pay a
+    // cold wake-up for each. A doorbell per command keeps the controller busy.
+    this.#doorbells.sqTail(tail).catch((err: unknown) => this.fail(asError(err)));
     this.#onSubmit();
     return done;
-  }
-
-  /**
-   * Rings the tail doorbell once for every command submitted in the same run of
-   * microtasks. Each doorbell is a message and a wake-up of the controller; when a reap
-   * settles a batch of commands and their callers submit the next ones, one write of
-   * the final tail covers them all, as a kernel driver rings once per batch.
-   */
-  #ringSqLater(): void {
-    if (this.#sqBellQueued) return;
-    this.#sqBellQueued = true;
-    queueMicrotask(() => {
-      this.#sqBellQueued = false;
-      this.#doorbells.sqTail(this.sq.tail).catch((err: unknown) => this.fail(asError(err)));
-    });
   }
 
   /** The CID a command would get next (for Abort tests and traces). */
