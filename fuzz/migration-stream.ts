@@ -2,14 +2,18 @@
  * Fuzz target: the destination's side of migration data, which a client (or whoever
  * produced the stream) controls entirely. The first byte picks how the rest is cut
  * into MIG_DATA_WRITE pieces; the pieces go to IncomingStream, each record to its
- * decoder (the framework's state, edu's and gpio's load). Allowed outcomes: records,
- * or a VfioError EINVAL from the stream; a ProtocolError from the framework decoder; a
- * RangeError or VfioError from a device's load. A complete stream must also re-encode
- * to the same records.
+ * decoder (the framework's state, edu's and gpio's load, the NVMe controller's state).
+ * Allowed outcomes: records, or a VfioError EINVAL from the stream; a ProtocolError
+ * from the framework decoder; a RangeError or VfioError from a device's load. A
+ * complete stream, and an NVMe state that decodes, must re-encode to the same thing.
  */
 
 import { EduDevice } from "../src/devices/edu/index.js";
 import { PciIdio16 } from "../src/devices/gpio/index.js";
+import {
+  decodeControllerState,
+  encodeControllerState,
+} from "../src/devices/nvme/migration-state.js";
 import { VfioError } from "../src/errors.js";
 import { ProtocolError } from "../src/protocol/index.js";
 import { decodeFrameworkState } from "../src/server/migration/framework-state.js";
@@ -20,7 +24,7 @@ import {
   RecordKind,
   STREAM_MAGIC,
 } from "../src/server/migration/stream.js";
-import { InconsistentDecode } from "./lib/expect.js";
+import { expectSame, InconsistentDecode } from "./lib/expect.js";
 
 const edu = new EduDevice();
 const gpio = new PciIdio16();
@@ -48,10 +52,17 @@ function decodeRecord(r: MigRecord): void {
     else if (r.kind === RecordKind.DEVICE) {
       tolerate(() => edu.load(r.payload));
       tolerate(() => gpio.load(r.payload));
+      tolerate(() => nvmeState(r.payload));
     }
   } catch (err) {
     if (!(err instanceof ProtocolError)) throw err;
   }
+}
+
+/** An NVMe controller state that decodes must encode back to the same state. */
+function nvmeState(payload: Uint8Array): void {
+  const state = decodeControllerState(payload);
+  expectSame("NVMe state re-encode", decodeControllerState(encodeControllerState(state)), state);
 }
 
 /** A device's load may refuse its input with RangeError or VfioError, nothing else. */
