@@ -13,17 +13,19 @@ import type { StreamSocket } from "../../src/sys/types.js";
  * Collect whole messages from a socket as they arrive (closing any fds they carry) and
  * call `onMessage` with each; `onEnd` once the peer has closed or the socket failed.
  */
+/** One receive buffer for every socket: what recv puts there is copied out at once. */
+const scratch = new Uint8Array(64 * 1024);
+
 function receive(
   sock: StreamSocket,
   onMessage: (bytes: Uint8Array) => void,
   onEnd: (err?: unknown) => void,
 ): void {
-  const buf = new Uint8Array(64 * 1024);
   let pending = new Uint8Array(0);
   sock.onReadable(() => {
     try {
       for (;;) {
-        const r = sock.recv(buf, 8);
+        const r = sock.recv(scratch, 8);
         if (r === null) return;
         closeFdsQuietly(r.fds);
         if (r.bytes === 0) {
@@ -33,7 +35,7 @@ function receive(
         }
         const joined = new Uint8Array(pending.length + r.bytes);
         joined.set(pending);
-        joined.set(buf.subarray(0, r.bytes), pending.length);
+        joined.set(scratch.subarray(0, r.bytes), pending.length);
         pending = joined;
         while (pending.length >= HEADER_SIZE && pending.length >= peekMessageSize(pending)) {
           const size = peekMessageSize(pending);
