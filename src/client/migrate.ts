@@ -74,13 +74,13 @@ export async function migrateDevice(
   try {
     if (rounds > 0) {
       await src.setState(MigrationState.PRE_COPY);
-      for (let i = 0; i < rounds; i++) precopyBytes += await pump(src, dst, chunk);
+      for (let i = 0; i < rounds; i++) precopyBytes += await pump(src, dst, chunk, precopyBytes);
     }
     await options.beforeStop?.();
     const stopped = performance.now();
     await src.setState(MigrationState.STOP_COPY);
     await options.onSourceStopped?.();
-    bytes = precopyBytes + (await pump(src, dst, chunk));
+    bytes = precopyBytes + (await pump(src, dst, chunk, precopyBytes));
     try {
       await dst.setState(MigrationState.RUNNING);
     } catch (err) {
@@ -119,12 +119,30 @@ async function identity(d: DeviceHandle): Promise<string> {
   );
 }
 
-/** Reads until a short read, writing each piece to the destination; returns the bytes moved. */
-async function pump(src: DeviceMigration, dst: DeviceMigration, chunk: number): Promise<number> {
+/**
+ * Reads until a short read, writing each piece to the destination; returns the bytes
+ * moved. `before`: bytes moved by earlier passes, for the error message.
+ */
+async function pump(
+  src: DeviceMigration,
+  dst: DeviceMigration,
+  chunk: number,
+  before: number,
+): Promise<number> {
   let moved = 0;
   for (;;) {
     const data = await src.read(chunk);
-    if (data.byteLength > 0) await dst.write(data);
+    if (data.byteLength > 0) {
+      await dst.write(data).catch((err: VfioError) => {
+        if (err.code !== "EFBIG") throw err;
+        throw new VfioError(
+          "EFBIG",
+          `the destination took no more migration data after ${before + moved} bytes (EFBIG): ` +
+            "more than its device buffers while resuming (MigrationDefinition.maxDataBytes)",
+          { cause: err },
+        );
+      });
+    }
     moved += data.byteLength;
     if (data.byteLength < chunk) return moved;
   }

@@ -181,6 +181,14 @@ export interface MigrationDefinition {
   /** The device runs again (after load on a destination, or an aborted migration). */
   start?(dev: DeviceContext): void | Promise<void>;
   /**
+   * Most bytes of migration data this device takes as a destination; default 256 MiB.
+   * Nothing is applied before the stream is whole, so the framework buffers it: this
+   * bounds what a client in RESUMING makes the server hold. A MIG_DATA_WRITE beyond it
+   * fails with EFBIG and the stream with it. A device whose state can be larger (a
+   * memory-backed disk: its pre-copy data, including chunks sent again) raises it.
+   */
+  readonly maxDataBytes?: number;
+  /**
    * Opt in to PRE_COPY: state that can move while the device still runs (memory that
    * changes rarely), in chunks, before the stop-copy.
    */

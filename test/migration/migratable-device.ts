@@ -14,6 +14,8 @@ export interface MigratableDeviceOptions {
   /** Make load() refuse its state. */
   readonly refuseLoad?: boolean;
   readonly migrates?: boolean;
+  /** MigrationDefinition.maxDataBytes. */
+  readonly maxDataBytes?: number;
 }
 
 export class MigratableDevice {
@@ -63,6 +65,7 @@ export class MigratableDevice {
         options.migrates === false
           ? undefined
           : {
+              ...(options.maxDataBytes === undefined ? {} : { maxDataBytes: options.maxDataBytes }),
               save: () => {
                 this.events.push("save");
                 return Uint8Array.of(this.counter & 0xff, (this.counter >>> 8) & 0xff, 0xa5);

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import { concatBytes } from "../../src/bytes.js";
 import {
   type DeviceHandle,
   MigrationState,
@@ -314,6 +315,52 @@ describe("migration over vfio-user", () => {
     await m.setState(STOP);
     await m.setState(STOP_COPY);
     await rejectsCode(m.read((1 << 20) + 1), "E2BIG");
+  });
+
+  it("a destination buffers at most maxDataBytes: beyond it EFBIG, the stream fails, reset recovers", async () => {
+    const src = await serve({ precopy: [new Uint8Array(3000)] });
+    const m = src.device.migration;
+    await m.setState(PRE_COPY);
+    const stream = concatBytes([await m.read(1 << 16)]);
+    await m.setState(STOP_COPY);
+    const whole = concatBytes([stream, await m.read(1 << 16)]);
+    assert.ok(whole.byteLength > 3000);
+
+    const dst = await serve({ precopy: [], maxDataBytes: 2048 });
+    const d = dst.device.migration;
+    await d.setState(RESUMING);
+    await d.write(whole.subarray(0, 2048)); // exactly the limit is taken
+    await rejectsCode(d.write(whole.subarray(2048, 2049)), "EFBIG");
+    await rejectsCode(d.write(Uint8Array.of(0)), "EFBIG"); // failed for good
+    await rejectsCode(d.setState(STOP), "EFBIG");
+    assert.equal(await d.state(), RESUMING, "nothing applied");
+    assert.equal(dst.model.precopyLoaded.length, 0);
+    await dst.device.reset();
+    assert.equal(await d.state(), RUNNING);
+
+    // migrateDevice says why, and puts the source back in service.
+    const again = await serve({ precopy: [new Uint8Array(3000)] });
+    const small = await serve({ precopy: [], maxDataBytes: 2048 });
+    await assert.rejects(migrateDevice(again.device, small.device, { precopyRounds: 1 }), {
+      code: "EFBIG",
+      message: /took no more migration data after \d+ bytes .*maxDataBytes/,
+    });
+    assert.equal(await again.device.migration.state(), RUNNING);
+
+    const roomy = await serve({ precopy: [], maxDataBytes: whole.byteLength });
+    const r = roomy.device.migration;
+    await r.setState(RESUMING);
+    await r.write(whole);
+    await r.setState(RUNNING);
+    assert.equal(roomy.model.precopyLoaded[0]?.byteLength, 3000);
+
+    for (const bad of [0, -1, 1.5, Number.MAX_VALUE]) {
+      assert.throws(
+        () => createDevice(new MigratableDevice({ maxDataBytes: bad }).definition),
+        (err: Error & { code?: string }) =>
+          err.code === "EINVAL" && /maxDataBytes must be a positive integer/.test(err.message),
+      );
+    }
   });
 
   it("MIG_DATA_READ whose argsz cannot hold the size asked is refused, not truncated", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import {
+  encodeRecord,
   IncomingStream,
   OutgoingStream,
   RecordKind,
@@ -125,6 +126,17 @@ describe("migration data stream", () => {
       () => huge.write(Uint8Array.of(3, 0, 0, 0, 0, 8, 0, 0)),
       /exceeds the 1024-byte limit/,
     );
+
+    const capped = new IncomingStream(1024, 64);
+    capped.write(STREAM_MAGIC);
+    capped.write(encodeRecord(RecordKind.PRECOPY, new Uint8Array(8))); // 24 bytes so far
+    assert.equal(capped.records.length, 1);
+    assert.throws(() => capped.write(new Uint8Array(64 - 24 + 1)), {
+      code: "EFBIG",
+      message: /more than the device's limit of 64 bytes/,
+    });
+    assert.throws(() => capped.write(Uint8Array.of(1)), { code: "EFBIG" });
+    assert.equal(capped.records.length, 0, "a failed stream lets go of its records");
 
     const after = new IncomingStream();
     const out = new OutgoingStream();

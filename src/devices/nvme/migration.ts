@@ -41,6 +41,9 @@ export function nvmeMigration(
     }
   };
   return {
+    // A memory namespace arrives as pre-copy data, and units the guest wrote after they
+    // were sent come again: room for the namespace three times over, plus the state.
+    ...(memory === undefined ? {} : { maxDataBytes: 3 * ns.backing.size + MIGRATION_STATE_ROOM }),
     stop: (dev) => {
       bind(dev);
       return ctrl.quiesce();
@@ -86,6 +89,9 @@ export function nvmeMigration(
           },
   };
 }
+
+/** Room for the controller's own state and the framework's in a stream's limit. */
+const MIGRATION_STATE_ROOM = 64 * 1024 * 1024;
 
 /** The controller's state now (it is stopped: nothing changes under it). */
 export function captureState(ctrl: NvmeController): ControllerState {

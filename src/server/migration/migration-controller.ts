@@ -30,7 +30,14 @@ import {
   migrationPath,
   migStateName,
 } from "./state-machine.js";
-import { IncomingStream, OutgoingStream, RECORD_HEADER, RecordKind } from "./stream.js";
+import {
+  DEFAULT_MAX_DATA,
+  DEFAULT_MAX_RECORD,
+  IncomingStream,
+  OutgoingStream,
+  RECORD_HEADER,
+  RecordKind,
+} from "./stream.js";
 
 /** What the controller needs of the device core. */
 export interface MigrationHost {
@@ -77,6 +84,13 @@ export class MigrationController {
   #busy: Promise<unknown> = Promise.resolve();
 
   constructor(host: MigrationHost, def: MigrationDefinition | undefined) {
+    const max = def?.maxDataBytes;
+    if (max !== undefined && !(Number.isSafeInteger(max) && max > 0)) {
+      throw new VfioError(
+        "EINVAL",
+        `${host.name}: migration.maxDataBytes must be a positive integer, got ${max}`,
+      );
+    }
     this.#host = host;
     this.#def = def;
   }
@@ -293,7 +307,10 @@ export class MigrationController {
         break;
       }
       case VFIO_DEVICE_STATE_RESUMING:
-        this.#in = new IncomingStream();
+        this.#in = new IncomingStream(
+          DEFAULT_MAX_RECORD,
+          this.#def!.maxDataBytes ?? DEFAULT_MAX_DATA,
+        );
         break;
     }
     this.#state = to;

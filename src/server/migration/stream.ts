@@ -43,6 +43,13 @@ export interface MigRecord {
 /** Largest record a destination accepts by default: bounds what a client makes us buffer. */
 export const DEFAULT_MAX_RECORD = 1 << 30;
 
+/**
+ * Most migration data a destination buffers by default (MigrationDefinition.maxDataBytes):
+ * nothing is applied before the stream is whole, so this is what a client in RESUMING
+ * can make the server hold.
+ */
+export const DEFAULT_MAX_DATA = 256 * 1024 * 1024;
+
 export function encodeRecord(
   kind: RecordKind,
   payload: Uint8Array = new Uint8Array(0),
@@ -146,12 +153,14 @@ export class OutgoingStream {
 /**
  * The destination's side: MIG_DATA_WRITE bytes in any sizes, parsed into records as
  * they complete. Errors (bad magic, unknown kind, a record over the limit, data after
- * END) are VfioError EINVAL and leave the stream failed: the device cannot resume from
- * it, and the RESUMING -> STOP arc will say so.
+ * END) are VfioError EINVAL, more than `maxBytes` in all is EFBIG; either leaves the
+ * stream failed: the device cannot resume from it, and the RESUMING -> STOP arc will
+ * say so.
  */
 export class IncomingStream {
   readonly records: MigRecord[] = [];
   readonly #maxRecord: number;
+  readonly #maxBytes: number;
   /** Bytes received and not parsed yet: a list, joined only when a record completes. */
   readonly #chunks: Uint8Array[] = [];
   #buffered = 0;
@@ -160,8 +169,9 @@ export class IncomingStream {
   #received = 0;
   #failure: VfioError | undefined;
 
-  constructor(maxRecord = DEFAULT_MAX_RECORD) {
+  constructor(maxRecord = DEFAULT_MAX_RECORD, maxBytes = DEFAULT_MAX_DATA) {
     this.#maxRecord = maxRecord;
+    this.#maxBytes = maxBytes;
   }
 
   get ended(): boolean {
@@ -182,6 +192,10 @@ export class IncomingStream {
       this.#write(data);
     } catch (err) {
       this.#failure = err as VfioError;
+      // Nothing can be resumed from it: let go of what it buffered.
+      this.#chunks.length = 0;
+      this.#buffered = 0;
+      this.records.length = 0;
       throw err;
     }
   }
@@ -189,6 +203,12 @@ export class IncomingStream {
   #write(data: Uint8Array): void {
     if (data.byteLength === 0) return;
     if (this.#ended) this.#fail(`${data.byteLength} bytes after the end of the stream`);
+    if (this.#received + data.byteLength > this.#maxBytes) {
+      throw new VfioError(
+        "EFBIG",
+        `migration data: more than the device's limit of ${this.#maxBytes} bytes (maxDataBytes)`,
+      );
+    }
     this.#received += data.byteLength;
     this.#chunks.push(data.slice());
     this.#buffered += data.byteLength;
