@@ -12,8 +12,27 @@ export * from "./client/index.js";
 export * as client from "./client/index.js";
 export * as devices from "./devices/index.js";
 export { EduDevice, PciIdio16 } from "./devices/index.js";
-export { EduDriver } from "./drivers/edu/index.js";
-export { NvmeDriver, NvmeError } from "./drivers/nvme/index.js";
+export {
+  EduDriver,
+  type EduDriverOptions,
+  type EduIdentity,
+  EduInterrupts,
+  type EduIrqCounts,
+  type EduIrqMode,
+} from "./drivers/edu/index.js";
+export {
+  type IdentifyController,
+  type IdentifyNamespace,
+  type LbaFormat,
+  NvmeDriver,
+  type NvmeDriverOptions,
+  NvmeError,
+  type NvmeIdentity,
+  type NvmeIrqMode,
+  type NvmeNamespace,
+  type NvmeStatus,
+  type SmartLog,
+} from "./drivers/nvme/index.js";
 export { Errno, type ErrnoName, errnoName, errnoOf, VfioError } from "./errors.js";
 export * as iommu from "./iommu/index.js";
 export * as pci from "./pci/index.js";

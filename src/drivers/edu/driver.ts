@@ -45,6 +45,7 @@ export interface EduIdentity {
   readonly minor: number;
 }
 
+/** How `EduDriver.open` sets the device up. */
 export interface EduDriverOptions {
   /** Interrupt to use; default "auto" (MSI when offered, else INTx). */
   irqMode?: EduIrqMode;

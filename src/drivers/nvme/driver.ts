@@ -28,6 +28,7 @@ import { formatVersion, PAGE_SIZE } from "./regs.js";
 import type { NvmeCommand } from "./sqe.js";
 import { TransferArea } from "./transfer-area.js";
 
+/** How `NvmeDriver.open` brings the controller up: queues, interrupts, timeouts. */
 export interface NvmeDriverOptions {
   /** Completion notification; default "auto" (MSI-X, MSI, INTx, then polling). */
   readonly irqMode?: NvmeIrqMode;
@@ -54,6 +55,7 @@ export interface NvmeNamespace {
   readonly identify: IdentifyNamespace;
 }
 
+/** What bring-up learnt: the controller's Identify data and its active namespaces. */
 export interface NvmeIdentity {
   readonly version: string;
   readonly controller: IdentifyController;

@@ -16,6 +16,7 @@ export {
   decodeNamespaceList,
   type IdentifyController,
   type IdentifyNamespace,
+  type LbaFormat,
 } from "./identify.js";
 export { decodeSmartLog, type SmartLog } from "./log-pages.js";
 export { buildPrps, dataPages, listPagesNeeded, walkPrps } from "./prp.js";

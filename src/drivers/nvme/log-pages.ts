@@ -8,6 +8,7 @@ export const LID_SMART = 0x02;
 export const LID_FIRMWARE_SLOT = 0x03;
 export const SMART_LOG_SIZE = 512;
 
+/** SMART / Health Information log page (02h), decoded. */
 export interface SmartLog {
   /** Bit field: spare below threshold, temperature, reliability, read-only, backup. */
   readonly criticalWarning: number;
