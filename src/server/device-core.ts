@@ -10,13 +10,14 @@ import {
   PCI_COMMAND_MASTER,
   PCI_COMMAND_MEMORY,
 } from "../pci/index.js";
-import type { DeviceContext, DeviceDefinition } from "./device.js";
+import type { DeviceContext, DeviceDefinition, DmaWindowInfo } from "./device.js";
 import { makeDeviceContext } from "./device-context.js";
 import { deviceDmaFacade } from "./device-dma.js";
 import { TaskSet } from "./device-tasks.js";
 import { DmaController } from "./dma.js";
 import { type EventFdWrapper, IrqController } from "./irqs/irq-controller.js";
 import type { VectorRegisters } from "./irqs/vectors.js";
+import { type HeldDmaEvent, HeldDmaEvents } from "./migration/held-dma-events.js";
 import { MigrationController } from "./migration/migration-controller.js";
 import type { DecodeState } from "./mmio-gate.js";
 import { MsixTable } from "./msix-table.js";
@@ -51,6 +52,9 @@ export class DeviceCore {
   /** The device's background tasks (DeviceContext.tasks). */
   readonly tasks: TaskSet;
   readonly #memories: readonly (SharedMemory | undefined)[];
+  /** DMA events a stopped device is owed, and whether their delivery is queued. */
+  readonly #heldDma = new HeldDmaEvents();
+  #heldDmaFlush = false;
   readonly #built: BuiltRegions;
   log: CoreLog = { warn: () => {}, debug: () => {} };
 
@@ -79,8 +83,8 @@ export class DeviceCore {
     });
     this.irqs.setIntxDisabled(this.config.intxDisabled);
     this.dma = new DmaController({
-      onMap: (w) => this.#callback("onDmaMap", () => def.onDmaMap?.(w, this.context)),
-      onUnmap: (w) => this.#callback("onDmaUnmap", () => def.onDmaUnmap?.(w, this.context)),
+      onMap: (w) => this.#dmaEvent("map", w),
+      onUnmap: (w) => this.#dmaEvent("unmap", w),
       onFault: (e) => this.log.warn(e.message),
     });
     const dmaFacade = deviceDmaFacade(this.dma, {
@@ -163,6 +167,11 @@ export class DeviceCore {
   async reset(why = "DEVICE_RESET"): Promise<void> {
     this.log.debug(`${this.name}: reset (${why})`);
     const wasStopped = this.migration.reset();
+    // The windows outlive a device reset (they are the client's, as IOMMU mappings are):
+    // a device reset while stopped still learns, after its reset, of those that came
+    // and went meanwhile. migration.reset() dropped the queued delivery.
+    const heldDma = this.#heldDma.take();
+    this.#heldDmaFlush = false;
     const previous = this.config.command;
     this.config.reset();
     this.irqs.resetDevice();
@@ -182,6 +191,7 @@ export class DeviceCore {
       }
     }
     if (wasStopped) await this.migration.startDevice();
+    for (const e of heldDma) this.#deliverDma(e);
     if (previous !== this.config.command) {
       this.#callback("onCommandChange", () =>
         this.def.onCommandChange?.(this.config.command, previous, this.context),
@@ -203,9 +213,13 @@ export class DeviceCore {
         );
         this.irqs.setIntxDisabled((e.value & PCI_COMMAND_INTX_DISABLE) !== 0);
         if ((e.value & ~e.previous & PCI_COMMAND_MASTER) !== 0) this.irqs.busMasterEnabled();
-        this.#callback("onCommandChange", () =>
-          this.def.onCommandChange?.(e.value, e.previous, this.context),
-        );
+        // A stopped device hears of the change once, from the command at its stop to
+        // the one it runs with (MigrationController's release), not once per write.
+        if (this.migration.running) {
+          this.#callback("onCommandChange", () =>
+            this.def.onCommandChange?.(e.value, e.previous, this.context),
+          );
+        }
         return false;
       case "msi":
         this.irqs.msiMaskChanged();
@@ -239,6 +253,36 @@ export class DeviceCore {
       writeTable: (o: number, d: Uint8Array) => this.irqs.msixTableWritten(table.writeTable(o, d)),
       readPba: (o: number, n: number) => table.readPba(o, n),
     };
+  }
+
+  /**
+   * A DMA window came or went. A stopped device is told when it runs again (or is
+   * reset), with map/unmap pairs of the meantime cancelled (HeldDmaEvents).
+   */
+  #dmaEvent(kind: "map" | "unmap", w: DmaWindowInfo): void {
+    if (this.def.onDmaMap === undefined && this.def.onDmaUnmap === undefined) return;
+    if (this.migration.running) {
+      this.#deliverDma({ kind, window: w });
+      return;
+    }
+    this.#heldDma.hold(kind, w);
+    if (!this.#heldDmaFlush) {
+      this.#heldDmaFlush = true;
+      this.migration.deferCallback(() => this.#flushHeldDma());
+    }
+  }
+
+  #flushHeldDma(): void {
+    this.#heldDmaFlush = false;
+    for (const e of this.#heldDma.take()) this.#deliverDma(e);
+  }
+
+  #deliverDma(e: HeldDmaEvent): void {
+    if (e.kind === "map") {
+      this.#callback("onDmaMap", () => this.def.onDmaMap?.(e.window, this.context));
+    } else {
+      this.#callback("onDmaUnmap", () => this.def.onDmaUnmap?.(e.window, this.context));
+    }
   }
 
   /**
