@@ -100,6 +100,42 @@ describe("DMA dirty log", () => {
     );
   });
 
+  it("bounds its memory however widely the device writes: coarser, never hiding a write", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 8 }),
+        fc.array(fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }), { minLength: 1, maxLength: 60 }),
+        (maxChunks, writes) => {
+          const log = new DirtyLog(4096n, [], maxChunks);
+          const written = new Set<bigint>();
+          for (const iova of writes) {
+            log.mark(iova, 1n);
+            written.add(iova);
+            assert.ok(log.chunkCount <= maxChunks, `${log.chunkCount} chunks`);
+          }
+          // Every written byte's 4 KiB page is reported dirty, whatever the granularity.
+          for (const iova of written) {
+            const page = iova & ~4095n;
+            const bits = log.report(page, 4096n, 4096n);
+            assert.equal(bits[0]! & 1, 1, `the write at 0x${iova.toString(16)} is reported`);
+            log.mark(iova, 1n); // a report hands a page over; put it back for the next check
+          }
+          // One report of everything hands every page over.
+          log.report(0n, 1n << 52n, 1n << 30n);
+          assert.equal(log.dirtyPages, 0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // Without pressure nothing changes: 4 KiB pages, exact reports.
+    const roomy = new DirtyLog(4096n, [], 8);
+    for (let i = 0n; i < 8n; i++) roomy.mark(i << 40n, 1n);
+    assert.equal(roomy.trackingPageSize, 4096n);
+    roomy.mark(9n << 40n, 1n); // a ninth chunk: coarser now, down to half, plus the new one
+    assert.ok(roomy.trackingPageSize > 4096n);
+    assert.ok(roomy.chunkCount <= 5, `${roomy.chunkCount} chunks`);
+  });
+
   it("costs memory for what was written, not for the address space", () => {
     const log = new DirtyLog(4096n, []);
     log.mark(1n << 40n, 4096n * 3n);

@@ -7,6 +7,13 @@
  * write, so memory grows with what the device touched, not with the size of the
  * client's address space (a 1 TiB guest logged at 4 KiB would need a 32 MiB dense
  * bitmap; a device that wrote 1 GiB of it costs 32 KiB here).
+ *
+ * A bound all the same: a client can map windows without fds over the whole IOVA space
+ * and have the device write one page in each 128 MiB of it. Past MAX_LOG_CHUNKS chunks
+ * (16 MiB of bitmap) the tracking pages double in size, as often as it takes to fall
+ * to half of that. Reports stay correct, only coarser: a report page is dirty when any
+ * dirty tracking page overlaps it, so a write is never hidden; more pages are reported
+ * dirty than were written, which costs the migration bytes, not correctness.
  */
 import { VfioError } from "../../errors.js";
 
@@ -25,6 +32,9 @@ const WORDS_PER_CHUNK = Number(CHUNK_PAGES) / 32;
 export const MIN_LOG_PAGE = 4096n;
 export const MAX_LOG_PAGE = 1n << 30n;
 
+/** Bitmap chunks held at most (4 KiB each): past it, tracking pages grow (see above). */
+export const MAX_LOG_CHUNKS = 4096;
+
 /** Upper bound on logged ranges in one START (the kernel's mlx5 has a similar cap). */
 export const MAX_LOG_RANGES = 1024;
 
@@ -39,17 +49,19 @@ export function isPowerOfTwo(v: bigint): boolean {
 export class DirtyLog {
   /** The tracking granularity chosen (reported back in START's reply). */
   readonly pageSize: bigint;
+  /** log2 of the tracking granularity now: pageSize's, or more once chunks ran short. */
+  #shift: bigint;
+  readonly #maxChunks: number;
   /** What is logged; empty means every write. Sorted, non-overlapping. */
   readonly ranges: readonly LoggedRange[];
-  readonly #shift: bigint;
-  readonly #chunks = new Map<bigint, Uint32Array>();
+  #chunks = new Map<bigint, Uint32Array>();
 
   /**
    * `pageSize` is the client's hint: a power of two between 4 KiB and 1 GiB is
    * honoured, anything else is clamped into that range (the spec lets the device pick).
    * Overlapping or empty ranges are refused (EINVAL), as the kernel does.
    */
-  constructor(pageSize: bigint, ranges: readonly LoggedRange[]) {
+  constructor(pageSize: bigint, ranges: readonly LoggedRange[], maxChunks = MAX_LOG_CHUNKS) {
     let ps = pageSize;
     if (!isPowerOfTwo(ps))
       throw new VfioError("EINVAL", `DMA logging: page_size ${ps} is not a power of two`);
@@ -57,6 +69,7 @@ export class DirtyLog {
     if (ps > MAX_LOG_PAGE) ps = MAX_LOG_PAGE;
     this.pageSize = ps;
     this.#shift = BigInt(ps.toString(2).length - 1);
+    this.#maxChunks = Math.max(2, maxChunks);
     if (ranges.length > MAX_LOG_RANGES) {
       throw new VfioError(
         "E2BIG",
@@ -123,7 +136,7 @@ export class DirtyLog {
           const page = base + BigInt(w * 32 + bit);
           if (page < first || page > last) continue;
           const pStart = page << this.#shift;
-          const pEnd = pStart + this.pageSize;
+          const pEnd = pStart + (1n << this.#shift);
           const lo = bigMax(pStart, iova);
           const hi = bigMin(pEnd, end);
           for (let b = (lo - iova) / pageSize; b <= (hi - 1n - iova) / pageSize; b++) {
@@ -141,6 +154,16 @@ export class DirtyLog {
     return out;
   }
 
+  /** The tracking granularity now: pageSize, or coarser once MAX_LOG_CHUNKS was reached. */
+  get trackingPageSize(): bigint {
+    return 1n << this.#shift;
+  }
+
+  /** Bitmap chunks held (for tests and logs). */
+  get chunkCount(): number {
+    return this.#chunks.size;
+  }
+
   /** Dirty tracking pages right now (for tests and logs). */
   get dirtyPages(): number {
     let n = 0;
@@ -148,18 +171,40 @@ export class DirtyLog {
     return n;
   }
 
+  /** Marks the tracking pages of bytes [lo, hi); starts over, coarser, if chunks run out. */
   #markPages(lo: bigint, hi: bigint): void {
-    const last = (hi - 1n) >> this.#shift;
-    for (let page = lo >> this.#shift; page <= last; page++) {
-      const chunk = page >> CHUNK_SHIFT;
-      let words = this.#chunks.get(chunk);
-      if (words === undefined) {
-        words = new Uint32Array(WORDS_PER_CHUNK);
-        this.#chunks.set(chunk, words);
+    for (;;) {
+      const last = (hi - 1n) >> this.#shift;
+      let page = lo >> this.#shift;
+      for (; page <= last; page++) {
+        if (!this.#chunks.has(page >> CHUNK_SHIFT) && this.#chunks.size >= this.#maxChunks) {
+          this.#coarsen();
+          break;
+        }
+        setBit(this.#chunks, page);
       }
-      const i = Number(page & (CHUNK_PAGES - 1n));
-      words[i >>> 5] = words[i >>> 5]! | (1 << (i & 31));
+      if (page > last) return;
     }
+  }
+
+  /** Doubles the tracking page size until at most half the chunks are in use. */
+  #coarsen(): void {
+    do {
+      const old = this.#chunks;
+      this.#chunks = new Map();
+      this.#shift += 1n;
+      for (const [chunk, words] of old) {
+        const base = chunk << CHUNK_SHIFT;
+        for (let w = 0; w < WORDS_PER_CHUNK; w++) {
+          let word = words[w]!;
+          while (word !== 0) {
+            const bit = 31 - Math.clz32(word & -word);
+            word &= word - 1;
+            setBit(this.#chunks, (base + BigInt(w * 32 + bit)) >> 1n);
+          }
+        }
+      }
+    } while (this.#chunks.size > this.#maxChunks >>> 1);
   }
 
   #clear(page: bigint): void {
@@ -169,6 +214,17 @@ export class DirtyLog {
     const i = Number(page & (CHUNK_PAGES - 1n));
     words[i >>> 5] = words[i >>> 5]! & ~(1 << (i & 31));
   }
+}
+
+function setBit(chunks: Map<bigint, Uint32Array>, page: bigint): void {
+  const chunk = page >> CHUNK_SHIFT;
+  let words = chunks.get(chunk);
+  if (words === undefined) {
+    words = new Uint32Array(WORDS_PER_CHUNK);
+    chunks.set(chunk, words);
+  }
+  const i = Number(page & (CHUNK_PAGES - 1n));
+  words[i >>> 5] = words[i >>> 5]! | (1 << (i & 31));
 }
 
 function popcount(v: number): number {
