@@ -39,5 +39,6 @@ export {
 } from "./migration/state-machine.js";
 export { MsixTable, PCI_MSIX_ENTRY_SIZE } from "./msix-table.js";
 export { createDevice, isPciDevice, PciDevice } from "./pci-device.js";
+export { type LogRateLimit, rateLimitedLogger } from "./rate-limited-logger.js";
 export { DeviceHandlerError, leValue } from "./regions/handler-call.js";
 export { VfioUserServer, type VfioUserServerEvents, type VfioUserServerOptions } from "./server.js";

@@ -14,6 +14,7 @@ import type { DeviceCore } from "./device-core.js";
 import type { DmaFdPolicy } from "./dma.js";
 import { debuglogLogger, type Logger } from "./logger.js";
 import { deviceCore, type PciDevice } from "./pci-device.js";
+import { type LogRateLimit, rateLimitedLogger } from "./rate-limited-logger.js";
 import { ClientSession } from "./session.js";
 
 /** Options of VfioUserServer: limits, timeouts, logging and DMA policies. */
@@ -22,6 +23,13 @@ export interface VfioUserServerOptions {
   logger?: Logger;
   /** Log every access (logger.debug). */
   verbose?: boolean;
+  /**
+   * At most `burst` info, warning and error messages each per `intervalMs` reach the
+   * logger (default 20 per 5 s; the rest are counted and the count logged), so a
+   * client cannot flood the log; false lets everything through. Debug output is never
+   * limited.
+   */
+  logRateLimit?: LogRateLimit | false;
   /** Socket file mode; default 0o600. */
   socketMode?: number;
   /** Largest data transfer we accept or send in one message; default 1 MiB. */
@@ -93,7 +101,7 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
   readonly device: PciDevice;
   readonly #core: DeviceCore;
   readonly #log: Logger;
-  readonly #opts: Required<Omit<VfioUserServerOptions, "logger">>;
+  readonly #opts: Required<Omit<VfioUserServerOptions, "logger" | "logRateLimit">>;
   readonly #policy: VersionPolicy;
   #listener: UnixListener | null = null;
   #session: ClientSession | null = null;
@@ -106,7 +114,9 @@ export class VfioUserServer extends EventEmitter<VfioUserServerEvents> {
     super();
     this.device = device;
     this.#core = deviceCore(device);
-    this.#log = options.logger ?? debuglogLogger();
+    const logger = options.logger ?? debuglogLogger();
+    this.#log =
+      options.logRateLimit === false ? logger : rateLimitedLogger(logger, options.logRateLimit);
     this.#opts = {
       verbose: options.verbose ?? false,
       socketMode: options.socketMode ?? 0o600,
