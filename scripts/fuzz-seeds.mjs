@@ -1,4 +1,5 @@
-// Seed corpora from real traffic: serves edu in a child process (`vfio-ts serve edu`),
+// Seed corpora from real traffic (nvme-commands: the commands our NVMe driver builds):
+// serves edu in a child process (`vfio-ts serve edu`),
 // puts the trace proxy of `vfio-ts trace` in front of it, drives it through the proxy
 // the way the demo does (probe, liveness, factorials, DMA round trips by fd and by
 // message), and writes each traced message as a seed for every fuzz target it fits.
@@ -10,6 +11,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { nvmeSeeds } from "../dist/fuzz/lib/nvme-seeds.js";
 import { bodiesSeed, commandSeed, messageSeed, sessionSeed } from "../dist/fuzz/lib/seed-format.js";
 import { TraceProxy } from "../dist/src/cli/trace/proxy.js";
 import { VfioUserClient } from "../dist/src/client/index.js";
@@ -88,8 +90,12 @@ add("server-session", sessionSeed(toServer));
 const version = toServer.find((m) => m.command === C.VFIO_USER_VERSION && !m.reply);
 for (const m of toServer) if (m !== version) add("server-session", sessionSeed([version, m]));
 
-rmSync("fuzz/corpus", { recursive: true, force: true });
+// The NVMe controller's commands, as our driver builds them (fuzz/lib/nvme-seeds.ts).
+for (const [, bytes] of nvmeSeeds()) add("nvme-commands", bytes);
+
+// Only the targets written here: migration-stream's seeds are made by hand.
 for (const [target, seeds] of corpora) {
+  rmSync(join("fuzz/corpus", target), { recursive: true, force: true });
   mkdirSync(join("fuzz/corpus", target), { recursive: true });
   for (const [name, bytes] of seeds) writeFileSync(join("fuzz/corpus", target, name), bytes);
   console.log(`fuzz/corpus/${target}: ${seeds.size} seeds`);

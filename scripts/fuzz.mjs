@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { nodeCommand } from "./fuzz-glibc.mjs";
 
 // Targets that return a promise run without --sync; the others run synchronously (faster).
-const ASYNC_TARGETS = new Set(["server-session"]);
+const ASYNC_TARGETS = new Set(["server-session", "nvme-commands"]);
 
 function targets() {
   return readdirSync("dist/fuzz")
