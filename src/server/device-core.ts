@@ -10,14 +10,14 @@ import {
   PCI_COMMAND_MASTER,
   PCI_COMMAND_MEMORY,
 } from "../pci/index.js";
-import type { DeviceContext, DeviceDefinition, DmaWindowInfo } from "./device.js";
+import type { ClientInfo, DeviceContext, DeviceDefinition } from "./device.js";
 import { makeDeviceContext } from "./device-context.js";
 import { deviceDmaFacade } from "./device-dma.js";
 import { TaskSet } from "./device-tasks.js";
 import { DmaController } from "./dma.js";
 import { type EventFdWrapper, IrqController } from "./irqs/irq-controller.js";
 import type { VectorRegisters } from "./irqs/vectors.js";
-import { type HeldDmaEvent, HeldDmaEvents } from "./migration/held-dma-events.js";
+import { type HeldEvent, HeldEvents } from "./migration/held-events.js";
 import { MigrationController } from "./migration/migration-controller.js";
 import type { DecodeState } from "./mmio-gate.js";
 import { MsixTable } from "./msix-table.js";
@@ -52,9 +52,9 @@ export class DeviceCore {
   /** The device's background tasks (DeviceContext.tasks). */
   readonly tasks: TaskSet;
   readonly #memories: readonly (SharedMemory | undefined)[];
-  /** DMA events a stopped device is owed, and whether their delivery is queued. */
-  readonly #heldDma = new HeldDmaEvents();
-  #heldDmaFlush = false;
+  /** Window and client events a stopped device is owed, and whether their delivery is queued. */
+  readonly #held = new HeldEvents();
+  #heldFlush = false;
   readonly #built: BuiltRegions;
   log: CoreLog = { warn: () => {}, debug: () => {} };
 
@@ -83,8 +83,8 @@ export class DeviceCore {
     });
     this.irqs.setIntxDisabled(this.config.intxDisabled);
     this.dma = new DmaController({
-      onMap: (w) => this.#dmaEvent("map", w),
-      onUnmap: (w) => this.#dmaEvent("unmap", w),
+      onMap: (w) => this.#event({ kind: "map", window: w }),
+      onUnmap: (w) => this.#event({ kind: "unmap", window: w }),
       onFault: (e) => this.log.warn(e.message),
     });
     const dmaFacade = deviceDmaFacade(this.dma, {
@@ -170,8 +170,8 @@ export class DeviceCore {
     // The windows outlive a device reset (they are the client's, as IOMMU mappings are):
     // a device reset while stopped still learns, after its reset, of those that came
     // and went meanwhile. migration.reset() dropped the queued delivery.
-    const heldDma = this.#heldDma.take();
-    this.#heldDmaFlush = false;
+    const held = this.#held.take();
+    this.#heldFlush = false;
     const previous = this.config.command;
     this.config.reset();
     this.irqs.resetDevice();
@@ -191,7 +191,7 @@ export class DeviceCore {
       }
     }
     if (wasStopped) await this.migration.startDevice();
-    for (const e of heldDma) this.#deliverDma(e);
+    for (const e of held) this.#deliver(e);
     if (previous !== this.config.command) {
       this.#callback("onCommandChange", () =>
         this.def.onCommandChange?.(this.config.command, previous, this.context),
@@ -255,33 +255,49 @@ export class DeviceCore {
     };
   }
 
+  /** A client finished VERSION (onAttach; held while the device is stopped). */
+  clientAttached(client: ClientInfo): void {
+    this.#event({ kind: "attach", client });
+  }
+
+  /** The client left, its windows already unmapped (onDetach; held while stopped). */
+  clientDetached(): void {
+    this.#event({ kind: "detach" });
+  }
+
   /**
-   * A DMA window came or went. A stopped device is told when it runs again (or is
-   * reset), with map/unmap pairs of the meantime cancelled (HeldDmaEvents).
+   * A DMA window or a client came or went. A stopped device is told when it runs
+   * again (or is reset), with what came and went meanwhile cancelled (HeldEvents).
    */
-  #dmaEvent(kind: "map" | "unmap", w: DmaWindowInfo): void {
-    if (this.def.onDmaMap === undefined && this.def.onDmaUnmap === undefined) return;
+  #event(e: HeldEvent): void {
     if (this.migration.running) {
-      this.#deliverDma({ kind, window: w });
+      this.#deliver(e);
       return;
     }
-    this.#heldDma.hold(kind, w);
-    if (!this.#heldDmaFlush) {
-      this.#heldDmaFlush = true;
-      this.migration.deferCallback(() => this.#flushHeldDma());
+    this.#held.hold(e);
+    if (!this.#heldFlush) {
+      this.#heldFlush = true;
+      this.migration.deferCallback(() => this.#flushHeld());
     }
   }
 
-  #flushHeldDma(): void {
-    this.#heldDmaFlush = false;
-    for (const e of this.#heldDma.take()) this.#deliverDma(e);
+  #flushHeld(): void {
+    this.#heldFlush = false;
+    for (const e of this.#held.take()) this.#deliver(e);
   }
 
-  #deliverDma(e: HeldDmaEvent): void {
-    if (e.kind === "map") {
-      this.#callback("onDmaMap", () => this.def.onDmaMap?.(e.window, this.context));
-    } else {
-      this.#callback("onDmaUnmap", () => this.def.onDmaUnmap?.(e.window, this.context));
+  #deliver(e: HeldEvent): void {
+    const def = this.def;
+    const dev = this.context;
+    switch (e.kind) {
+      case "map":
+        return this.#callback("onDmaMap", () => def.onDmaMap?.(e.window, dev));
+      case "unmap":
+        return this.#callback("onDmaUnmap", () => def.onDmaUnmap?.(e.window, dev));
+      case "attach":
+        return this.#callback("onAttach", () => def.onAttach?.(e.client, dev));
+      case "detach":
+        return this.#callback("onDetach", () => def.onDetach?.(dev));
     }
   }
 

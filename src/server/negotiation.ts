@@ -92,11 +92,7 @@ export function negotiate(
       `(max_data_xfer_size ${session.maxDataXferSize}, max_dma_maps ${session.maxDmaMaps}, ` +
       `write_multiple ${session.writeMultiple}, twin_socket ${session.twinSocket})`,
   );
-  try {
-    core.def.onAttach?.(info, core.context);
-  } catch (err) {
-    cfg.log.warn(`${core.name}: onAttach threw: ${(err as Error)?.message ?? err}`);
-  }
+  core.clientAttached(info);
   return {
     session,
     reply: {

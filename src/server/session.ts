@@ -186,7 +186,7 @@ export class ClientSession {
     try {
       core.irqs.detachClient();
       await core.dma.detach();
-      if (this.#negotiated !== undefined) core.def.onDetach?.(core.context);
+      if (this.#negotiated !== undefined) core.clientDetached();
     } catch (e) {
       this.#cfg.log.error(`${this.peer}: cleanup failed: ${(e as Error)?.message ?? e}`);
     } finally {

@@ -61,6 +61,8 @@ export class MigratableDevice {
         },
       ],
       onCommandChange: (command) => this.events.push(`command 0x${command.toString(16)}`),
+      onAttach: () => this.events.push("attach"),
+      onDetach: () => this.events.push("detach"),
       onDmaMap: (w) => this.events.push(`map 0x${w.iova.toString(16)}`),
       onDmaUnmap: (w) => this.events.push(`unmap 0x${w.iova.toString(16)}`),
       migration:

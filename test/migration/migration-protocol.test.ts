@@ -361,6 +361,39 @@ describe("migration over vfio-user", () => {
     await rejectsCode(m.read((1 << 20) + 1), "E2BIG");
   });
 
+  it("clients that come and go while the device is stopped: it hears of the net when it runs", async () => {
+    const model = new MigratableDevice();
+    const server = new VfioUserServer(createDevice(model.definition), { logger: silentLogger });
+    const connect = () => {
+      const [a, b] = socketPair();
+      server.serve(a);
+      return VfioUserClient.fromSocket(b, { name: "migratable" });
+    };
+    let client = await connect();
+    cleanups.push(async () => {
+      await client.close();
+      await server.close();
+    });
+    assert.deepEqual(model.events, ["attach"]);
+    await client.device.migration.setState(STOP);
+    for (let i = 0; i < 20; i++) {
+      await client.close();
+      await server.idle();
+      client = await connect();
+      await client.backend.dmaMap({
+        iova: 0x100000n,
+        size: 4096n,
+        read: true,
+        write: true,
+        fd: -1,
+        fdOffset: 0n,
+      });
+    }
+    assert.deepEqual(model.events, ["attach", "stop"], "nothing while stopped");
+    await client.device.migration.setState(RUNNING);
+    assert.deepEqual(model.events, ["attach", "stop", "detach", "attach", "map 0x100000", "start"]);
+  });
+
   it("a destination buffers at most maxDataBytes: beyond it EFBIG, the stream fails, reset recovers", async () => {
     const src = await serve({ precopy: [new Uint8Array(3000)] });
     const m = src.device.migration;
