@@ -425,7 +425,10 @@ export class NvmeController implements QueueHost {
       const cq = this.cqs.get(bell.qid);
       if (cq === undefined) this.events.doorbellError(0x00);
       else if (!cq.setHead(value)) this.events.doorbellError(0x01);
-      else this.#updateIntx();
+      else {
+        this.#updateIntx();
+        for (const sq of this.sqs.values()) if (sq.cq === cq && !sq.empty) this.#kick(sq);
+      }
       return;
     }
     const sq = this.sqs.get(bell.qid);
@@ -457,6 +460,9 @@ export class NvmeController implements QueueHost {
           return;
         }
         for (let i = 0; i < n && this.#running && !this.#paused && !sq.deleted; i++) {
+          // No room for its completion: leave it in the ring until the host releases
+          // completions (the CQ head doorbell kicks this queue again).
+          if (!sq.cq.hasRoom) return;
           const sqe = decodeSqe(bytes, i * R.SQE_SIZE);
           sq.head = (sq.head + 1) % sq.size;
           if (sq.id === 0) await this.#runAdmin(sq, sqe);
@@ -470,21 +476,27 @@ export class NvmeController implements QueueHost {
 
   async #runAdmin(sq: SubmissionQueue, sqe: Sqe): Promise<void> {
     sq.started();
+    const cq = sq.cq;
+    cq.reserve();
     try {
       const c = await this.#guard(sqe, () => adminCommand(this, sqe));
       if (c !== undefined) this.#complete(sq, sqe, c);
     } finally {
+      cq.release();
       sq.finished();
     }
   }
 
   #runIo(sq: SubmissionQueue, sqe: Sqe): void {
     sq.started();
+    const cq = sq.cq;
+    cq.reserve();
     this.#ioInflight++;
     this.#device().tasks.run(async () => {
       try {
         this.#complete(sq, sqe, (await this.#guard(sqe, () => ioCommand(this, sqe)))!);
       } finally {
+        cq.release();
         sq.finished();
         if (--this.#ioInflight === 0) for (const w of this.#ioIdle.splice(0)) w();
       }

@@ -99,6 +99,8 @@ export class CompletionQueue {
   phase = 1;
   readonly #host: QueueHost;
   #waiting: Waiting[] = [];
+  /** Commands running whose completion will come here (see hasRoom). */
+  #reserved = 0;
   #writes = 0;
   #settled: (() => void)[] = [];
 
@@ -125,6 +127,26 @@ export class CompletionQueue {
 
   get full(): boolean {
     return (this.tail + 1) % this.size === this.head;
+  }
+
+  /**
+   * Room for one more command's completion: the entries posted and not released, the
+   * completions waiting and the commands running towards this queue (reserve()) leave
+   * a slot. The controller fetches a command only then, so a host that never releases
+   * completions stalls its submission queues instead of growing the waiting list.
+   */
+  get hasRoom(): boolean {
+    const posted = (this.tail - this.head + this.size) % this.size;
+    return posted + this.#waiting.length + this.#reserved < this.size - 1;
+  }
+
+  /** A command fetched will complete here: hold its slot until it posts (release()). */
+  reserve(): void {
+    this.#reserved++;
+  }
+
+  release(): void {
+    this.#reserved--;
   }
 
   /** Completions held back while the queue is full, oldest first (for migration). */
