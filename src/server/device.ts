@@ -138,6 +138,10 @@ export interface DeviceDefinition {
    * for the device's background tasks (`dev.tasks`) to settle.
    */
   reset?(dev: DeviceContext): void | Promise<void>;
+  // While the device is stopped for migration, the callbacks below are held; when it
+  // runs again it gets the net of the stopped period, in order (one onCommandChange
+  // from the command at the stop; nothing for a window or a client that came and went).
+
   /** The client changed PCI_COMMAND (memory/io decode, bus master, INTx disable). */
   onCommandChange?(command: number, previous: number, dev: DeviceContext): void;
   /** A client finished version negotiation. */
@@ -146,14 +150,14 @@ export interface DeviceDefinition {
   onDetach?(dev: DeviceContext): void;
   /** The client mapped a DMA window (it is usable from now on). */
   onDmaMap?(window: DmaWindowInfo, dev: DeviceContext): void;
+  /** Called before the window is released; accesses to it fail from now on. */
+  onDmaUnmap?(window: DmaWindowInfo, dev: DeviceContext): void;
   /**
    * Live migration. Without it the device does not migrate (DEVICE_FEATURE MIGRATION
    * answers ENOTTY); DMA dirty logging works either way, as the framework sees every
    * DMA write.
    */
   readonly migration?: MigrationDefinition;
-  /** Called before the window is released; accesses to it fail from now on. */
-  onDmaUnmap?(window: DmaWindowInfo, dev: DeviceContext): void;
 }
 
 /**
