@@ -166,13 +166,14 @@ export class DeviceCore {
    */
   async reset(why = "DEVICE_RESET"): Promise<void> {
     this.log.debug(`${this.name}: reset (${why})`);
+    // While stopped the device heard of no command change: it knows the one at its stop.
+    const previous = this.migration.commandKnownToDevice(this.config.command);
     const wasStopped = this.migration.reset();
     // The windows outlive a device reset (they are the client's, as IOMMU mappings are):
     // a device reset while stopped still learns, after its reset, of those that came
     // and went meanwhile. migration.reset() dropped the queued delivery.
     const held = this.#held.take();
     this.#heldFlush = false;
-    const previous = this.config.command;
     this.config.reset();
     this.irqs.resetDevice();
     this.irqs.setIntxDisabled(this.config.intxDisabled);

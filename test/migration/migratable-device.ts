@@ -24,6 +24,8 @@ export class MigratableDevice {
   /** The context of the last BAR access: how the host side acts "as the device". */
   dev: DeviceContext | undefined;
   readonly events: string[] = [];
+  /** The `previous` of each onCommandChange. */
+  readonly commandFrom: number[] = [];
   readonly precopyLoaded: Uint8Array[] = [];
   #precopy: Uint8Array[];
   #remainder: Uint8Array[] = [];
@@ -60,7 +62,10 @@ export class MigratableDevice {
           pbaOffset: 0xc00,
         },
       ],
-      onCommandChange: (command) => this.events.push(`command 0x${command.toString(16)}`),
+      onCommandChange: (command, previous) => {
+        this.events.push(`command 0x${command.toString(16)}`);
+        this.commandFrom.push(previous);
+      },
       onAttach: () => this.events.push("attach"),
       onDetach: () => this.events.push("detach"),
       onDmaMap: (w) => this.events.push(`map 0x${w.iova.toString(16)}`),

@@ -209,10 +209,13 @@ describe("migration over vfio-user", () => {
     // A reset of a stopped device drops its migration state but not the windows: it
     // is told of them after its reset.
     model.events.length = 0;
+    model.commandFrom.length = 0;
     await device.migration.setState(STOP);
     await client.backend.dmaMap(window(0x400000n));
+    await device.config.updateCommand(PCI_COMMAND_MEMORY, 0); // 0x4 -> 0x6, unheard
     await device.reset();
     assert.deepEqual(model.events, ["stop", "start", "map 0x400000", "command 0x2"]);
+    assert.deepEqual(model.commandFrom, [0x4], "from the command the device last heard of");
   });
 
   it("moves a device between two servers: the device's state and the framework's", async () => {

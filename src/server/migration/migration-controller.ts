@@ -105,6 +105,11 @@ export class MigrationController {
     return VFIO_MIGRATION_STOP_COPY | (this.#def.precopy ? VFIO_MIGRATION_PRE_COPY : 0n);
   }
 
+  /** PCI_COMMAND as the device last heard of it: the value at its stop while stopped. */
+  commandKnownToDevice(current: number): number {
+    return this.running ? current : this.#commandAtStop;
+  }
+
   get state(): MigState {
     return this.#state;
   }
