@@ -67,7 +67,9 @@ export function encodeNvmeInput(
     v.setBigUint64(at + 6, BigInt.asUintN(64, m.prp1 ?? 0n), true);
     v.setBigUint64(at + 14, BigInt.asUintN(64, m.prp2 ?? 0n), true);
     const cdws = [m.cdw10, m.cdw11, m.cdw12, m.cdw13, m.cdw14, m.cdw15];
-    cdws.forEach((d, j) => v.setUint32(at + 22 + 4 * j, (d ?? 0) >>> 0, true));
+    cdws.forEach((d, j) => {
+      v.setUint32(at + 22 + 4 * j, (d ?? 0) >>> 0, true);
+    });
   });
   return out;
 }

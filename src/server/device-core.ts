@@ -292,13 +292,17 @@ export class DeviceCore {
     const dev = this.context;
     switch (e.kind) {
       case "map":
-        return this.#callback("onDmaMap", () => def.onDmaMap?.(e.window, dev));
+        this.#callback("onDmaMap", () => def.onDmaMap?.(e.window, dev));
+        break;
       case "unmap":
-        return this.#callback("onDmaUnmap", () => def.onDmaUnmap?.(e.window, dev));
+        this.#callback("onDmaUnmap", () => def.onDmaUnmap?.(e.window, dev));
+        break;
       case "attach":
-        return this.#callback("onAttach", () => def.onAttach?.(e.client, dev));
+        this.#callback("onAttach", () => def.onAttach?.(e.client, dev));
+        break;
       case "detach":
-        return this.#callback("onDetach", () => def.onDetach?.(dev));
+        this.#callback("onDetach", () => def.onDetach?.(dev));
+        break;
     }
   }
 
