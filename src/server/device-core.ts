@@ -52,9 +52,8 @@ export class DeviceCore {
   /** The device's background tasks (DeviceContext.tasks). */
   readonly tasks: TaskSet;
   readonly #memories: readonly (SharedMemory | undefined)[];
-  /** Window and client events a stopped device is owed, and whether their delivery is queued. */
+  /** Window and client events a stopped device is owed. */
   readonly #held = new HeldEvents();
-  #heldFlush = false;
   readonly #built: BuiltRegions;
   log: CoreLog = { warn: () => {}, debug: () => {} };
 
@@ -106,6 +105,9 @@ export class DeviceCore {
           this.#callback("onCommandChange", () =>
             def.onCommandChange?.(command, previous, this.context),
           ),
+        deliverHeld: () => {
+          for (const e of this.#held.take()) this.#deliver(e);
+        },
         log: { warn: (m) => this.log.warn(m), debug: (m) => this.log.debug(m) },
       },
       def.migration,
@@ -171,9 +173,8 @@ export class DeviceCore {
     const wasStopped = this.migration.reset();
     // The windows outlive a device reset (they are the client's, as IOMMU mappings are):
     // a device reset while stopped still learns, after its reset, of those that came
-    // and went meanwhile. migration.reset() dropped the queued delivery.
+    // and went meanwhile.
     const held = this.#held.take();
-    this.#heldFlush = false;
     this.config.reset();
     this.irqs.resetDevice();
     this.irqs.setIntxDisabled(this.config.intxDisabled);
@@ -271,20 +272,8 @@ export class DeviceCore {
    * again (or is reset), with what came and went meanwhile cancelled (HeldEvents).
    */
   #event(e: HeldEvent): void {
-    if (this.migration.running) {
-      this.#deliver(e);
-      return;
-    }
-    this.#held.hold(e);
-    if (!this.#heldFlush) {
-      this.#heldFlush = true;
-      this.migration.deferCallback(() => this.#flushHeld());
-    }
-  }
-
-  #flushHeld(): void {
-    this.#heldFlush = false;
-    for (const e of this.#held.take()) this.#deliver(e);
+    if (this.migration.running) this.#deliver(e);
+    else this.#held.hold(e);
   }
 
   #deliver(e: HeldEvent): void {
@@ -307,14 +296,10 @@ export class DeviceCore {
   }
 
   /**
-   * Device callbacks must not break the framework: failures are logged. A stopped
-   * device gets them when it runs again.
+   * Device callbacks must not break the framework: failures are logged. Callers hold
+   * them while the device is stopped (HeldEvents, MigrationController's release).
    */
   #callback(name: string, f: () => void): void {
-    if (!this.migration.running) {
-      this.migration.deferCallback(() => this.#callback(name, f));
-      return;
-    }
     try {
       f();
     } catch (err) {

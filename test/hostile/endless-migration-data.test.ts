@@ -6,7 +6,6 @@
  * it held, and serve the device normally after a reset.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { MigrationState } from "../../src/client/index.js";
@@ -18,14 +17,10 @@ import {
   RecordKind,
   STREAM_MAGIC,
 } from "../../src/server/migration/stream.js";
+import { fdCount, rssBytes } from "./proc.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const MiB = 2 ** 20;
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) * 1024;
-}
 
 describe("hostile client: endless migration data into a resuming device", () => {
   let server: ServerProcess | undefined;
@@ -42,7 +37,7 @@ describe("hostile client: endless migration data into a resuming device", () => 
     const pid = server.child.pid!;
     const client = await VfioUserClient.connect(server.path);
     try {
-      const fdsBefore = readdirSync(`/proc/${pid}/fd`).length;
+      const fdsBefore = fdCount(pid);
       const rssBefore = rssBytes(pid);
       const m = client.device.migration;
       await m.setState(MigrationState.RESUMING);
@@ -83,7 +78,7 @@ describe("hostile client: endless migration data into a resuming device", () => 
       await client.device.reset();
       assert.equal(await m.state(), MigrationState.RUNNING);
       assert.equal(await client.device.config.read16(0), 0x1234);
-      assert.equal(readdirSync(`/proc/${pid}/fd`).length, fdsBefore, "no fd leaked");
+      assert.equal(fdCount(pid), fdsBefore, "no fd leaked");
     } finally {
       await client.close();
     }

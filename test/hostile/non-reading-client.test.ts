@@ -5,7 +5,6 @@
  * bounded RSS, and serve the next client as if nothing happened.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { VfioUserClient } from "../../src/client/vfio-user-client.js";
@@ -18,6 +17,7 @@ import {
 } from "../../src/protocol/index.js";
 import type { UnixSocket } from "../../src/sys/index.js";
 import { recvExactly, tick } from "../transport/util.js";
+import { fdCount, rssBytes } from "./proc.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
@@ -39,13 +39,6 @@ async function handshake(sock: UnixSocket): Promise<void> {
   const size = new DataView(head.buffer).getUint32(4, true);
   await recvExactly(sock, size - HEADER_SIZE);
 }
-
-function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(m?.[1] ?? 0) * 1024;
-}
-
-const fdCount = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
 
 describe("hostile client: pipelines config reads and never reads a reply", () => {
   let server: ServerProcess | undefined;

@@ -427,7 +427,10 @@ export class NvmeController implements QueueHost {
       else if (!cq.setHead(value)) this.events.doorbellError(0x01);
       else {
         this.#updateIntx();
-        for (const sq of this.sqs.values()) if (sq.cq === cq && !sq.empty) this.#kick(sq);
+        for (const id of cq.sqs) {
+          const sq = this.sqs.get(id);
+          if (sq !== undefined && !sq.empty) this.#kick(sq);
+        }
       }
       return;
     }

@@ -177,11 +177,10 @@ export class DirtyLog {
       const last = (hi - 1n) >> this.#shift;
       let page = lo >> this.#shift;
       for (; page <= last; page++) {
-        if (!this.#chunks.has(page >> CHUNK_SHIFT) && this.#chunks.size >= this.#maxChunks) {
+        if (!setBit(this.#chunks, page, this.#maxChunks)) {
           this.#coarsen();
           break;
         }
-        setBit(this.#chunks, page);
       }
       if (page > last) return;
     }
@@ -200,7 +199,7 @@ export class DirtyLog {
           while (word !== 0) {
             const bit = 31 - Math.clz32(word & -word);
             word &= word - 1;
-            setBit(this.#chunks, (base + BigInt(w * 32 + bit)) >> 1n);
+            setBit(this.#chunks, (base + BigInt(w * 32 + bit)) >> 1n, Number.POSITIVE_INFINITY);
           }
         }
       }
@@ -216,15 +215,18 @@ export class DirtyLog {
   }
 }
 
-function setBit(chunks: Map<bigint, Uint32Array>, page: bigint): void {
+/** Sets the page's bit; false, and nothing set, when that needs a chunk past `maxChunks`. */
+function setBit(chunks: Map<bigint, Uint32Array>, page: bigint, maxChunks: number): boolean {
   const chunk = page >> CHUNK_SHIFT;
   let words = chunks.get(chunk);
   if (words === undefined) {
+    if (chunks.size >= maxChunks) return false;
     words = new Uint32Array(WORDS_PER_CHUNK);
     chunks.set(chunk, words);
   }
   const i = Number(page & (CHUNK_PAGES - 1n));
   words[i >>> 5] = words[i >>> 5]! | (1 << (i & 31));
+  return true;
 }
 
 function popcount(v: number): number {

@@ -52,6 +52,8 @@ export interface MigrationHost {
   tasksIdle(): Promise<void>;
   /** A config change the device was not told about while stopped. */
   commandChanged(command: number, previous: number): void;
+  /** The device runs again: deliver the callbacks held while it was stopped (HeldEvents). */
+  deliverHeld(): void;
   readonly log: { warn(m: string): void; debug(m: string): void };
 }
 
@@ -69,10 +71,9 @@ export class MigrationController {
   #state: MigState = VFIO_DEVICE_STATE_RUNNING;
   #out: OutgoingStream | undefined;
   #in: IncomingStream | undefined;
-  /** Held while stopped: interrupts the device raised, callbacks the framework owed it. */
+  /** Held while stopped: interrupts the device raised (callbacks: the host's HeldEvents). */
   #deferredVectors = new Set<number>();
   #deferredIntx: boolean | undefined;
-  #deferredCallbacks: (() => void)[] = [];
   /** PCI_COMMAND when the device stopped, to tell it of changes when it runs again. */
   #commandAtStop = 0;
   /**
@@ -132,11 +133,6 @@ export class MigrationController {
 
   deferIntx(level: boolean): void {
     this.#deferredIntx = level;
-  }
-
-  /** A device callback the framework owes while stopped: run when the device runs again. */
-  deferCallback(f: () => void): void {
-    this.#deferredCallbacks.push(f);
   }
 
   // --- the client's side ---
@@ -223,7 +219,7 @@ export class MigrationController {
 
   /**
    * DEVICE_RESET (the only way out of ERROR): back to RUNNING with no data session.
-   * Held interrupts and callbacks are dropped: the device is starting over. Returns
+   * Held interrupts are dropped: the device is starting over. Returns
    * whether the device had been stopped (so its `start` hook runs after its reset).
    */
   reset(): boolean {
@@ -234,7 +230,6 @@ export class MigrationController {
     this.#final = undefined;
     this.#deferredVectors.clear();
     this.#deferredIntx = undefined;
-    this.#deferredCallbacks = [];
     return wasStopped;
   }
 
@@ -348,9 +343,7 @@ export class MigrationController {
     const host = this.#host;
     const command = host.config.command;
     if (command !== this.#commandAtStop) host.commandChanged(command, this.#commandAtStop);
-    const callbacks = this.#deferredCallbacks;
-    this.#deferredCallbacks = [];
-    for (const f of callbacks) f();
+    host.deliverHeld();
     const intx = this.#deferredIntx;
     this.#deferredIntx = undefined;
     if (intx !== undefined) host.irqs.intx.setLevel(intx);
