@@ -4,7 +4,9 @@
  * cost and not our Node client's. In turns for BENCH_ROUNDS rounds, so that every row
  * sees the same machine weather:
  *   - our edu server, default, and with busy polling (--poll-us BENCH_POLL_US);
- *   - the peer at BENCH_PEER_SOCKET, when set;
+ *   - the peer at BENCH_PEER_SOCKET, when set (posted writes too with BENCH_PEER_POSTED=
+ *     REGION:OFFSET:plain, a plain 4-byte memory register of the peer's: "1:0:plain" for
+ *     libvfio-user's samples/server);
  *   - the floors: 16-byte ping-pong against a forked C echo child, and against a bare
  *     Node echo server on our sockets (bench/echo-server.ts).
  * Each row is the median over rounds of that round's p50 (and p99).
@@ -53,7 +55,8 @@ interface Side {
 const TITLES: Record<string, string> = {
   "config-read32": "config 4-byte read",
   "dma-map-unmap": "DMA_MAP + DMA_UNMAP pair, 4 KiB, no fd",
-  "bar0-posted-write": "BAR0 posted 4-byte writes (NO_REPLY) + 1 fence read",
+  "bar-read32": "BAR 4-byte read",
+  "posted-write32": "posted 4-byte BAR writes (NO_REPLY) + 1 fence read",
   pingpong: "floor: 16 B ping-pong, C to a forked C echo (socketpair)",
   echo: "floor: 16 B ping-pong, C to a bare Node echo server",
 };
@@ -110,7 +113,11 @@ export const cClient: BenchCase = {
           time: async () => {
             const stopPeer = await startPeer(peer);
             try {
-              return await timeOnce(bin, [peer.path, String(n)]);
+              return await timeOnce(bin, [
+                peer.path,
+                String(n),
+                ...(peer.posted !== undefined ? [`posted=${peer.posted}`] : []),
+              ]);
             } finally {
               await stopPeer();
             }
@@ -152,6 +159,11 @@ function rows(sides: readonly Side[], got: Map<string, Timing[]>, rounds: number
       const peerP50 = p50Of(`peer/${op}`);
       if (side.key.startsWith("ours") && peerP50 !== undefined && p50 !== undefined) {
         notes.push(`ours/peer ${(p50 / peerP50).toFixed(2)}x`);
+      }
+      const rate = med(ts, (t) => t.opsPerSec);
+      const peerRate = med(got.get(`peer/${op}`) ?? [], (t) => t.opsPerSec);
+      if (side.key.startsWith("ours") && rate !== undefined && peerRate !== undefined) {
+        notes.push(`ours/peer rate ${(rate / peerRate).toFixed(2)}x`);
       }
       if (floor !== undefined && p50 !== undefined && side.key !== "floor-c") {
         notes.push(`${(p50 / floor).toFixed(2)}x the C ping-pong`);

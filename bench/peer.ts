@@ -10,13 +10,19 @@ export interface PeerConfig {
   readonly path: string;
   readonly cmd: string | undefined;
   readonly rounds: number;
+  /** BENCH_PEER_POSTED: where the peer takes posted 4-byte writes, "REGION:OFFSET:plain". */
+  readonly posted: string | undefined;
 }
 
 /** The peer settings, or undefined when BENCH_PEER_SOCKET is not set. */
 export function peerConfig(): PeerConfig | undefined {
   const path = process.env.BENCH_PEER_SOCKET;
   if (!path) return undefined;
-  return { path, cmd: process.env.BENCH_PEER_CMD, rounds: benchRounds() };
+  const posted = process.env.BENCH_PEER_POSTED;
+  if (posted !== undefined && !/^\d+:\d+:plain$/.test(posted)) {
+    throw new Error(`BENCH_PEER_POSTED must be REGION:OFFSET:plain, got ${posted}`);
+  }
+  return { path, cmd: process.env.BENCH_PEER_CMD, rounds: benchRounds(), posted };
 }
 
 /** BENCH_ROUNDS: turns per side in the comparison cases (default 5). */

@@ -16,7 +16,8 @@
  *   BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=prof"   node options for the server process
  *   BENCH_PEER_SOCKET=/path   also compare with another vfio-user server there (e.g. a C
  *                         server), same client, in turns: see cases-peer.ts (BENCH_PEER_CMD,
- *                         BENCH_ROUNDS)
+ *                         BENCH_ROUNDS) and cases-c-client.ts (BENCH_PEER_POSTED=1:0:plain:
+ *                         time the peer's posted writes at region 1, offset 0)
  *   BENCH_CPUS=0,1        pin this (client) process to CPU 0 and the server to CPU 1 (with
  *                         taskset, all threads): on a small VM, keeps the scheduler from
  *                         stacking both ends on one CPU. For BENCH_PEER_CMD, prefix

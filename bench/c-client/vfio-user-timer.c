@@ -4,16 +4,21 @@
  * with the system C compiler (cases-c-client.ts) to measure our server, and a peer
  * given by BENCH_PEER_SOCKET, without the Node client in the figures.
  *
- *   vfio-user-timer SOCKET ITERATIONS [posted]
+ *   vfio-user-timer SOCKET ITERATIONS [posted[=REGION:OFFSET:plain]]
  *   vfio-user-timer --echo SOCKET ITERATIONS
  *   vfio-user-timer --pingpong ITERATIONS
  *
  * Negotiates version 0.1, then times, one request at a time:
  *   - REGION_READ of 4 bytes at offset 0 of the config region (index 7);
  *   - DMA_MAP (no fd, 4 KiB, read/write) followed by DMA_UNMAP of the same window;
- *   - with "posted": ITERATIONS 4-byte REGION_WRITEs with NO_REPLY to BAR0 offset 4
- *     (edu's liveness register) back to back, fenced by one REGION_READ there (the
- *     server handles commands in order), reported as writes per second.
+ *   - with "posted": a 4-byte REGION_READ of BAR0 offset 4 (edu's liveness register),
+ *     then ITERATIONS 4-byte REGION_WRITEs with NO_REPLY there back to back, fenced by
+ *     one REGION_READ (the server handles commands in order), reported as writes per
+ *     second. The fence expects edu's reply, the bitwise inverse of the last value
+ *     written. With "posted=REGION:OFFSET:plain" the read and the writes go to that
+ *     region and offset instead, and the fence expects the value itself: for a peer
+ *     with a plain 4-byte memory register (libvfio-user's samples/server has one at
+ *     BAR1 offset 0: "posted=1:0:plain").
  * Each is warmed up with ITERATIONS requests first. Prints one JSON line per
  * operation: {"op":..., "n":..., "p50Us":..., "p99Us":...}. Exits 1 with a message on
  * stderr if the server answers anything with an error.
@@ -57,6 +62,9 @@ struct header {
 
 static int sock;
 static uint16_t next_id;
+/* Where posted writes go, and whether the register reads back the value or its inverse. */
+static uint32_t posted_region = 0, posted_offset = 4;
+static int posted_plain = 0;
 static uint8_t io[65536];
 
 static void die(const char *what) {
@@ -135,13 +143,17 @@ struct dma_unmap {
   uint64_t address, size;
 } __attribute__((packed));
 
-static void config_read(void) {
-  const struct region_access req = {0, CONFIG_REGION, 4};
+static void read32(uint32_t region, uint64_t offset) {
+  const struct region_access req = {offset, region, 4};
   if (call(CMD_REGION_READ, &req, sizeof req) != sizeof req + 4) {
     errno = 0;
     die("REGION_READ reply has the wrong size");
   }
 }
+
+static void config_read(void) { read32(CONFIG_REGION, 0); }
+
+static void bar_read(void) { read32(posted_region, posted_offset); }
 
 static void dma_pair(void) {
   const struct dma_map map = {sizeof map, 3, 0, 0x100000, 4096};
@@ -156,8 +168,9 @@ static void posted_writes(int n, int report) {
     struct header h;
     struct region_access a;
     uint32_t v;
-  } __attribute__((packed)) w = {{0, CMD_REGION_WRITE, sizeof w, F_NO_REPLY, 0}, {4, 0, 4}, 0};
-  const struct region_access fence = {4, 0, 4};
+  } __attribute__((packed)) w = {
+      {0, CMD_REGION_WRITE, sizeof w, F_NO_REPLY, 0}, {posted_offset, posted_region, 4}, 0};
+  const struct region_access fence = {posted_offset, posted_region, 4};
   double t0 = now_us();
   for (int i = 0; i < n; i++) {
     w.h.id = next_id++;
@@ -167,12 +180,13 @@ static void posted_writes(int n, int report) {
   call(CMD_REGION_READ, &fence, sizeof fence);
   uint32_t last;
   memcpy(&last, io + sizeof fence, sizeof last);
-  if (last != ~(uint32_t)(n - 1)) {
+  uint32_t want = (uint32_t)(n - 1);
+  if (last != (posted_plain ? want : ~want)) {
     errno = 0;
     die("the fence read does not see the last posted write");
   }
   double us = now_us() - t0;
-  if (report) printf("{\"op\":\"bar0-posted-write\",\"n\":%d,\"opsPerSec\":%.0f}\n", n, n * 1e6 / us);
+  if (report) printf("{\"op\":\"posted-write32\",\"n\":%d,\"opsPerSec\":%.0f}\n", n, n * 1e6 / us);
 }
 
 /* 16-byte round trips on an already connected socket whose far end echoes. */
@@ -194,7 +208,7 @@ static void time_op(const char *name, void (*op)(void), int n, double *samples) 
 
 static int usage(void) {
   fprintf(stderr,
-          "usage: vfio-user-timer SOCKET ITERATIONS [posted]\n"
+          "usage: vfio-user-timer SOCKET ITERATIONS [posted[=REGION:OFFSET:plain]]\n"
           "       vfio-user-timer --echo SOCKET ITERATIONS\n"
           "       vfio-user-timer --pingpong ITERATIONS\n");
   return 2;
@@ -236,7 +250,14 @@ int main(int argc, char **argv) {
     argv++;
     argc--;
   }
-  int posted = argc == 4 && strcmp(argv[3], "posted") == 0;
+  int posted = argc == 4 && strncmp(argv[3], "posted", 6) == 0;
+  if (posted && argv[3][6] != '\0') {
+    char tail[8] = "";
+    if (sscanf(argv[3], "posted=%u:%u:%7s", &posted_region, &posted_offset, tail) != 3 ||
+        strcmp(tail, "plain") != 0)
+      return usage();
+    posted_plain = 1;
+  }
   if ((argc != 3 && !posted) || (echo && posted) || atoi(argv[2]) <= 0) return usage();
   int n = atoi(argv[2]);
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -272,11 +293,12 @@ int main(int argc, char **argv) {
   if (!samples) die("malloc");
   time_op("config-read32", config_read, n, samples);
   time_op("dma-map-unmap", dma_pair, n / 2 > 0 ? n / 2 : 1, samples);
-  free(samples);
   if (posted) {
+    time_op("bar-read32", bar_read, n, samples);
     posted_writes(n, 0); /* warm-up */
     posted_writes(n * 4, 1);
   }
+  free(samples);
   close(sock);
   return 0;
 }
