@@ -55,6 +55,35 @@ describe("a C vfio-user client against our server", () => {
     for (const l of lines) assert.ok(l.p50Us > 0);
   });
 
+  it("reads a BAR register and posts writes (NO_REPLY) that a fenced read then sees, in order", async () => {
+    // The timer exits 1 unless the fence read returns ~(last value written): every
+    // posted write was handled, and in order, with no reply to any of them.
+    const { stdout } = await run(bin, [server.path, "100", "posted"], { timeout: 30_000 });
+    const ops = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { op: string; n: number; opsPerSec?: number });
+    assert.deepEqual(
+      ops.map((l) => [l.op, l.n]),
+      [
+        ["config-read32", 100],
+        ["dma-map-unmap", 50],
+        ["bar-read32", 100],
+        ["posted-write32", 400],
+      ],
+    );
+    assert.ok((ops[3]!.opsPerSec ?? 0) > 0);
+  });
+
+  it("refuses a malformed posted target with its usage", async () => {
+    await assert.rejects(run(bin, [server.path, "1", "posted=1:0:inverted"]), (err: unknown) => {
+      const e = err as { code: number; stderr: string };
+      assert.equal(e.code, 2);
+      assert.match(e.stderr, /usage: vfio-user-timer SOCKET ITERATIONS \[posted/);
+      return true;
+    });
+  });
+
   it("reports a missing socket clearly and exits 1", async () => {
     await assert.rejects(
       run(bin, [tmp.path("nobody.sock"), "1"]),
