@@ -17,7 +17,8 @@ import {
   RecordKind,
   STREAM_MAGIC,
 } from "../../src/server/migration/stream.js";
-import { fdCount, rssBytes } from "./proc.js";
+import { fdCountOf } from "../helpers/fds.js";
+import { rssBytes } from "../helpers/rss.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 const MiB = 2 ** 20;
@@ -37,7 +38,7 @@ describe("hostile client: endless migration data into a resuming device", () => 
     const pid = server.child.pid!;
     const client = await VfioUserClient.connect(server.path);
     try {
-      const fdsBefore = fdCount(pid);
+      const fdsBefore = fdCountOf(pid);
       const rssBefore = rssBytes(pid);
       const m = client.device.migration;
       await m.setState(MigrationState.RESUMING);
@@ -78,7 +79,7 @@ describe("hostile client: endless migration data into a resuming device", () => 
       await client.device.reset();
       assert.equal(await m.state(), MigrationState.RUNNING);
       assert.equal(await client.device.config.read16(0), 0x1234);
-      assert.equal(fdCount(pid), fdsBefore, "no fd leaked");
+      assert.equal(fdCountOf(pid), fdsBefore, "no fd leaked");
     } finally {
       await client.close();
     }

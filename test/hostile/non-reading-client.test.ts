@@ -16,8 +16,9 @@ import {
   VFIO_PCI_CONFIG_REGION_INDEX,
 } from "../../src/protocol/index.js";
 import type { UnixSocket } from "../../src/sys/index.js";
+import { fdCountOf } from "../helpers/fds.js";
+import { rssBytes } from "../helpers/rss.js";
 import { recvExactly, tick } from "../transport/util.js";
-import { fdCount, rssBytes } from "./proc.js";
 
 const CLI = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
@@ -54,7 +55,7 @@ describe("hostile client: pipelines config reads and never reads a reply", () =>
     const sock = started.socket;
     const pid = server.child.pid!;
     await handshake(sock);
-    const baselineFds = fdCount(pid);
+    const baselineFds = fdCountOf(pid);
     const baselineRss = rssBytes(pid);
 
     // 200,000 reads of 256 bytes: about 54 MB of replies if the server kept them all.
@@ -105,9 +106,9 @@ describe("hostile client: pipelines config reads and never reads a reply", () =>
 /** The fd count once the server has finished closing the last connection. */
 async function waitForFds(pid: number, want: number): Promise<number> {
   for (let i = 0; i < 2000; i++) {
-    const n = fdCount(pid);
+    const n = fdCountOf(pid);
     if (n === want) return n;
     await tick();
   }
-  return fdCount(pid);
+  return fdCountOf(pid);
 }

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fdCountOf } from "../helpers/fds.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixture = join(here, "..", "fixtures", "test-device.js");
@@ -58,7 +59,7 @@ export async function startDevice(args: string[] = []): Promise<DeviceProcess> {
     });
     child.once("exit", (c) => reject(new Error(`test device exited with ${c}: ${err}`)));
   });
-  const fdCount = () => readdirSync(`/proc/${pid}/fd`).length;
+  const fdCount = () => fdCountOf(pid);
   return {
     pid,
     path,
