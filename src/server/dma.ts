@@ -1,4 +1,3 @@
-import { fstatSync } from "node:fs";
 import { VfioError } from "../errors.js";
 import {
   type DmaAccessKind,
@@ -7,18 +6,18 @@ import {
   IommuFaultError,
   untilIdle,
 } from "../iommu/index.js";
-import {
-  closeFdQuietly,
-  copyGuarded,
-  F_SEAL_SHRINK,
-  fdSeals,
-  mmap,
-  munmap,
-  PROT_READ,
-  PROT_WRITE,
-} from "../sys/index.js";
+import { closeFdQuietly, copyGuarded } from "../sys/index.js";
 import type { DeviceDma, DmaAccessOptions, DmaSegment, DmaWindowInfo } from "./device.js";
+import {
+  type Backing,
+  backingFor,
+  type DmaFdPolicy,
+  type DmaMapArgs,
+  releaseBacking,
+} from "./dma-backing.js";
 import { DirtyLog, type LoggedRange } from "./migration/dirty-log.js";
+
+export type { DmaFdPolicy, DmaMapArgs } from "./dma-backing.js";
 
 /** Client memory reached by messages (windows mapped without an fd). */
 export interface DmaRemote {
@@ -28,49 +27,11 @@ export interface DmaRemote {
   readonly maxXfer: number;
 }
 
-/**
- * What to do with the fd of a DMA_MAP. "map" mmaps any fd (what QEMU, libvfio-user and
- * SPDK expect). "sealed" mmaps only memfds sealed against shrinking and reaches other
- * windows through DMA_READ/DMA_WRITE messages: a client that truncates a file under our
- * mapping would otherwise kill the server with SIGBUS on the next device access.
- */
-export type DmaFdPolicy = "map" | "sealed";
-
-/** How one window is backed: our mmap of the client's fd, or nothing (messages). */
-interface Backing {
-  readonly buffer: ArrayBuffer | null;
-  /** Offset of the window's first byte in `buffer` (the fd offset may not be page aligned). */
-  readonly delta: number;
-  readonly writable: boolean;
-  /**
-   * The fd is a memfd sealed against shrinking, so the mapping cannot vanish: plain
-   * copies and views are safe. Any other mapping is copied through copyGuarded, which
-   * turns the SIGBUS of a truncated file into an IOMMU fault.
-   */
-  readonly sealed: boolean;
-}
-
-export interface DmaMapArgs {
-  readonly iova: bigint;
-  readonly size: bigint;
-  readonly readable: boolean;
-  readonly writable: boolean;
-  /** Offset into `fd`; ignored without one. */
-  readonly offset: bigint;
-  /** The fd that came with DMA_MAP, if any. Always consumed (closed) by map(). */
-  readonly fd: number | undefined;
-}
-
 export interface DmaHooks {
   onMap?(w: DmaWindowInfo): void;
   onUnmap?(w: DmaWindowInfo): void;
   onFault?(err: IommuFaultError): void;
 }
-
-const PAGE = 4096n;
-const PAGE_N = 4096;
-/** Largest file offset mmap takes (off_t is signed 64-bit). */
-const OFF_MAX = (1n << 63n) - 1n;
 
 /**
  * The device's DMA engine: the client's windows in an IOMMU domain (ordered, O(log n),
@@ -134,15 +95,12 @@ export class DmaController implements DeviceDma {
       if (!a.readable && !a.writable) {
         throw new VfioError("EINVAL", "DMA_MAP: neither read nor write permission");
       }
-      const backing =
-        a.fd === undefined || (this.#fdPolicy === "sealed" && !sizeSealed(a.fd))
-          ? remoteBacking
-          : mapFd(a);
+      const backing = backingFor(a, this.#fdPolicy);
       let window: DmaWindow<Backing>;
       try {
         window = domain.map(a.iova, a.size, { read: a.readable, write: a.writable }, backing);
       } catch (err) {
-        if (backing.buffer) munmap(backing.buffer);
+        releaseBacking(backing);
         throw err;
       }
       const info = windowInfo(window);
@@ -464,57 +422,7 @@ export class DmaController implements DeviceDma {
 }
 
 function munmapAll(windows: readonly DmaWindow<Backing>[]): void {
-  for (const w of windows) if (w.value.buffer) munmap(w.value.buffer);
-}
-
-const remoteBacking: Backing = Object.freeze({
-  buffer: null,
-  delta: 0,
-  writable: false,
-  sealed: false,
-});
-
-function sizeSealed(fd: number): boolean {
-  return (fdSeals(fd) & F_SEAL_SHRINK) !== 0;
-}
-
-function mapFd(a: DmaMapArgs): Backing {
-  // Checked before mmap, whose argument errors are RangeErrors (reported as EIO, logged as bugs).
-  if (a.size === 0n) throw new VfioError("EINVAL", "DMA_MAP: a window of size 0");
-  if (a.offset + a.size > OFF_MAX) {
-    throw new VfioError(
-      "EINVAL",
-      `DMA_MAP: fd offset 0x${a.offset.toString(16)} + size 0x${a.size.toString(16)} exceeds off_t`,
-    );
-  }
-  if (a.size > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new VfioError(
-      "EINVAL",
-      `DMA_MAP: a window of 0x${a.size.toString(16)} bytes is too large to mmap`,
-    );
-  }
-  // Touching a shared mapping past the end of its file raises SIGBUS, which would kill
-  // the server: a window must lie inside the file the client passed. (A client that
-  // shrinks the file later can still do that; only sealing would prevent it.)
-  const st = fstatSync(a.fd!, { bigint: true });
-  if (st.isFile() && a.offset + a.size > st.size) {
-    throw new VfioError(
-      "EINVAL",
-      `DMA_MAP: window [0x${a.offset.toString(16)}, +0x${a.size.toString(16)}) runs past the ${st.size}-byte file`,
-    );
-  }
-  const aligned = (a.offset / PAGE) * PAGE;
-  const delta = Number(a.offset - aligned);
-  const length = Math.ceil((Number(a.size) + delta) / PAGE_N) * PAGE_N;
-  const sealed = sizeSealed(a.fd!);
-  try {
-    const buffer = mmap(a.fd!, aligned, length, PROT_READ | PROT_WRITE);
-    return { buffer, delta, writable: true, sealed };
-  } catch (err) {
-    // A read-only fd is fine for a window the device may only read.
-    if ((err as { code?: string }).code !== "EACCES" || a.writable) throw err;
-    return { buffer: mmap(a.fd!, aligned, length, PROT_READ), delta, writable: false, sealed };
-  }
+  for (const w of windows) releaseBacking(w.value);
 }
 
 function windowInfo(w: DmaWindow<Backing>): DmaWindowInfo {
